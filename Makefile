@@ -1,0 +1,35 @@
+# Two commands do everything: `make serve` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DB := data/papers.db
+DUMPS := $(wildcard data/*.txt) $(wildcard data/dumps.yml)
+HOST ?= 127.0.0.1
+PORT ?= 8001
+
+.PHONY: serve build rebuild test clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# Rebuilt when a dump (or the manifest) is newer than the database.
+$(DB): $(BIN)/.installed $(DUMPS)
+	$(BIN)/papers-db build --db $(DB)
+	touch $(DB)
+
+build: $(DB)
+
+rebuild: $(BIN)/.installed
+	$(BIN)/papers-db build --db $(DB) --rebuild
+
+serve: $(DB)
+	$(BIN)/datasette serve -i $(DB) --host $(HOST) --port $(PORT)
+
+test: $(BIN)/.installed
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) $(DB)

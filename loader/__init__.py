@@ -1,0 +1,1 @@
+"""Build a searchable SQLite database from Hugging Face Daily Papers listing dumps."""

@@ -1,0 +1,448 @@
+"""Records -> database: load parsed dumps into SQLite, atomically and incrementally.
+
+A build never writes to the live database file. It works on a copy beside it
+(or a fresh file for `--rebuild`), checks it, fsyncs it and renames it over
+the original, so a failure at any point leaves the old file as it was and a
+server reading the old file never sees half a build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import sqlite_utils
+
+from .capture import Capture, Evidence, infer_capture_years
+from .links import find_links
+from .parser import Entry, Page, decode_lines, parse_dump
+from .schema import FTS_TABLE, create_schema
+
+BATCH_SIZE = 2000
+Progress = Callable[[int], None]
+
+
+class BuildError(Exception):
+    """A build that cannot go on for a reason the user can fix; the message is one line."""
+
+
+@dataclass
+class DumpFile:
+    path: Path
+    sha256: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass
+class Plan:
+    """Which dumps a build must load, decided by comparing content hashes."""
+
+    new: list[DumpFile] = field(default_factory=list)
+    changed: list[DumpFile] = field(default_factory=list)
+    unchanged: list[DumpFile] = field(default_factory=list)
+
+    @property
+    def to_load(self) -> list[DumpFile]:
+        return self.new + self.changed
+
+
+@dataclass
+class Summary:
+    dumps_loaded: int = 0
+    dumps_unchanged: int = 0
+    dumps_total: int = 0
+    papers: int = 0
+    new_papers: int = 0
+    appearances: int = 0
+    repos: int = 0
+    seconds: float = 0.0
+    written: bool = False
+
+    def line(self) -> str:
+        state = "built" if self.written else "up to date"
+        return (
+            f"{state}: {self.dumps_total} dumps ({self.dumps_loaded} loaded, {self.dumps_unchanged} unchanged), "
+            f"{self.papers} papers ({self.new_papers} new), {self.appearances} appearances, "
+            f"{self.repos} repos in {self.seconds:.2f}s"
+        )
+
+
+def title_key(title: str) -> str:
+    """The normalised title: case, accents' compatibility forms, punctuation and spacing folded."""
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    return " ".join(re.findall(r"\w+", folded))
+
+
+def paper_id(title: str) -> int:
+    """A stable integer id from the normalised title, below 2**53 so JavaScript keeps it exact."""
+    digest = hashlib.sha256(title_key(title).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") >> 11
+
+
+def hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def find_dumps(paths: Iterable[Path]) -> list[DumpFile]:
+    """Dump files named directly or found as `*.txt` under named folders, sorted by name."""
+    files: dict[str, Path] = {}
+    for path in paths:
+        candidates = sorted(path.rglob("*.txt")) if path.is_dir() else [path]
+        for candidate in candidates:
+            if candidate.name in files and files[candidate.name].resolve() != candidate.resolve():
+                raise BuildError(f"two dumps share the name {candidate.name}: {files[candidate.name]} and {candidate}")
+            files[candidate.name] = candidate
+    return [DumpFile(path, hash_file(path), path.stat().st_size) for _, path in sorted(files.items())]
+
+
+def plan_build(db_path: Path, dumps: list[DumpFile], rebuild: bool) -> Plan:
+    """Compare dump hashes with what the existing database recorded."""
+    known: dict[str, str] = {}
+    if db_path.exists() and not rebuild:
+        known = dict(_read_only(db_path).execute("select name, sha256 from dumps").fetchall())
+    plan = Plan()
+    for dump in dumps:
+        if dump.name not in known:
+            plan.new.append(dump)
+        elif known[dump.name] != dump.sha256:
+            plan.changed.append(dump)
+        else:
+            plan.unchanged.append(dump)
+    return plan
+
+
+def _read_only(db_path: Path) -> sqlite3.Connection:
+    try:
+        connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        connection.execute("select 1 from dumps limit 1")
+    except sqlite3.DatabaseError as error:
+        raise BuildError(f"{db_path}: not a papers database ({error}); use --rebuild to start afresh") from None
+    return connection
+
+
+def build(
+    db_path: Path,
+    dump_paths: Iterable[Path],
+    *,
+    rebuild: bool = False,
+    overrides: dict[str, int] | None = None,
+    progress: Progress | None = None,
+) -> Summary:
+    """Bring `db_path` up to date with the dumps; see the module docstring for the guarantees."""
+    started = time.perf_counter()
+    overrides = overrides or {}
+    dumps = find_dumps(dump_paths)
+    plan = plan_build(db_path, dumps, rebuild)
+    if not plan.to_load and not rebuild and db_path.exists() and not _captures_differ(db_path, overrides):
+        summary = _summarise(sqlite_utils.Database(_read_only(db_path)), plan, 0)
+        summary.seconds = time.perf_counter() - started
+        return summary
+    with _replacement(db_path, copy_existing=not rebuild) as work_path:
+        db = sqlite_utils.Database(work_path)
+        db.execute("pragma journal_mode = off")  # the copy is thrown away on failure
+        db.execute("pragma synchronous = off")  # and fsynced once, at the end
+        create_schema(db)
+        before = db["papers"].count
+        with db.conn:
+            _start_touch_tracking(db.conn)
+            touched = _load_dumps(db, plan, progress)
+            touched |= _update_captures(db, overrides)
+            _refresh_papers(db, touched)
+        _check(db)
+        summary = _summarise(db, plan, before)
+        db.close()
+    summary.written = True
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+class _replacement:
+    """A work file beside the database that replaces it on success and vanishes on failure."""
+
+    def __init__(self, db_path: Path, copy_existing: bool):
+        self.db_path = db_path
+        self.copy_existing = copy_existing
+        self.work_path: Path | None = None
+
+    def __enter__(self) -> Path:
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{self.db_path.name}.", suffix=".tmp", dir=self.db_path.parent)
+        os.close(handle)
+        self.work_path = Path(name)
+        if self.copy_existing and self.db_path.exists():
+            shutil.copyfile(self.db_path, self.work_path)
+        return self.work_path
+
+    def __exit__(self, kind, error, traceback) -> None:
+        assert self.work_path is not None
+        if error is not None:
+            self.work_path.unlink(missing_ok=True)
+            return
+        with open(self.work_path, "rb+") as stream:
+            os.fsync(stream.fileno())
+        os.replace(self.work_path, self.db_path)
+        directory = os.open(self.db_path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+def _load_dumps(db: sqlite_utils.Database, plan: Plan, progress: Progress | None) -> set[int]:
+    """Stream each new or changed dump into the tables; return the ids of papers touched."""
+    touched: set[int] = set()
+    for dump in plan.changed:
+        touched |= {row[0] for row in db.execute("select paper_id from appearances where dump = ?", [dump.name])}
+        db.execute("delete from appearances where dump = ?", [dump.name])
+    for dump in plan.to_load:
+        with open(dump.path, "rb") as stream:
+            page, entries = parse_dump(decode_lines(stream, str(dump.path)), str(dump.path))
+            count = done = 0
+            for batch in _batches(entries, BATCH_SIZE):
+                touched |= _write_batch(db, dump.name, batch)
+                count += len(batch)
+                if progress:
+                    progress(stream.tell() - done)
+                    done = stream.tell()
+        _write_dump_row(db, dump, page, count)
+    return touched
+
+
+def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
+    batch: list[Entry] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _write_batch(db: sqlite_utils.Database, dump_name: str, batch: list[Entry]) -> set[int]:
+    papers, appearances, links, repos = [], [], [], {}
+    for entry in batch:
+        pid = paper_id(entry.title)
+        papers.append((pid, entry.title, entry.abstract, title_key(entry.title)))
+        appearances.append(
+            (
+                dump_name,
+                entry.position,
+                pid,
+                entry.upvotes,
+                entry.date.printed() if entry.date else None,
+                entry.date.iso() if entry.date else None,
+                entry.authors_count,
+                entry.organisation,
+            )
+        )
+        for ordinal, link in enumerate(find_links(entry.abstract), start=1):
+            repo_id = link.repo.id if link.repo else None
+            if link.repo:
+                repos[link.repo.id] = link.repo
+            links.append((pid, ordinal, link.url, link.raw, link.kind, link.host, repo_id, link.path))
+    conn = db.conn
+    conn.executemany(
+        """insert into papers (id, title, abstract, title_key, appearances, code_links, has_code)
+        values (?, ?, ?, ?, 0, 0, 0)
+        on conflict(id) do update set title = excluded.title, abstract = excluded.abstract
+        where papers.title is not excluded.title or papers.abstract is not excluded.abstract""",
+        papers,
+    )
+    conn.executemany("insert into appearances values (?, ?, ?, ?, ?, ?, ?, ?)", appearances)
+    ids = [(row[0],) for row in papers]
+    conn.executemany(
+        "insert or ignore into temp.touched_repos select repo_id from links where paper_id = ? and repo_id is not null",
+        ids,
+    )
+    conn.executemany("delete from links where paper_id = ?", ids)
+    conn.executemany(
+        "insert into repos (id, host, owner, name, url, papers) values (?, ?, ?, ?, ?, 0) on conflict(id) do nothing",
+        [(r.id, r.host, r.owner, r.name, r.url) for r in repos.values()],
+    )
+    conn.executemany("insert or replace into links values (?, ?, ?, ?, ?, ?, ?, ?)", links)
+    return {row[0] for row in papers}
+
+
+def _write_dump_row(db: sqlite_utils.Database, dump: DumpFile, page: Page, count: int) -> None:
+    db["dumps"].upsert(
+        {
+            "name": dump.name,
+            "sha256": dump.sha256,
+            "page_date": page.date.printed(),
+            "capture_date": None,
+            "capture_year": None,
+            "capture_source": "unknown",
+            "entry_count": count,
+            "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+        pk="name",
+    )
+
+
+def gather_evidence(conn: sqlite3.Connection) -> tuple[dict[str, Evidence], dict[tuple[int, str], set[int]]]:
+    """Read what the appearances say about each dump's year (see `loader.capture`)."""
+    evidence = {name: Evidence() for (name,) in conn.execute("select name from dumps")}
+    for name, year in conn.execute(
+        "select dump, max(cast(substr(date_iso, 1, 4) as integer)) from appearances "
+        "where date_iso not like '--%' group by dump"
+    ):
+        evidence[name].max_explicit_year = year
+    for name, pid, date_iso in conn.execute(
+        "select dump, paper_id, date_iso from appearances where date_iso like '--%'"
+    ):
+        evidence[name].yearless.add((pid, date_iso[2:]))
+    explicit: dict[tuple[int, str], set[int]] = {}
+    for pid, month_day, year in conn.execute(
+        "select paper_id, substr(date_iso, 6), cast(substr(date_iso, 1, 4) as integer) from appearances "
+        "where date_iso not like '--%' and paper_id in "
+        "(select paper_id from appearances where date_iso like '--%')"
+    ):
+        explicit.setdefault((pid, month_day), set()).add(year)
+    return evidence, explicit
+
+
+def _captures_differ(db_path: Path, overrides: dict[str, int]) -> bool:
+    conn = _read_only(db_path)
+    stored = {
+        name: Capture(year, source)
+        for name, year, source in conn.execute("select name, capture_year, capture_source from dumps")
+    }
+    return stored != infer_capture_years(*gather_evidence(conn), overrides)
+
+
+def _update_captures(db: sqlite_utils.Database, overrides: dict[str, int]) -> set[int]:
+    """Store every dump's capture year; return the papers of dumps whose year changed."""
+    captures = infer_capture_years(*gather_evidence(db.conn), overrides)
+    touched: set[int] = set()
+    for name, page_date, year, source in db.execute(
+        "select name, page_date, capture_year, capture_source from dumps"
+    ).fetchall():
+        capture = captures[name]
+        if (year, source) == (capture.year, capture.source):
+            continue
+        db.execute(
+            "update dumps set capture_year = ?, capture_source = ?, capture_date = ? where name = ?",
+            [capture.year, capture.source, _capture_date(page_date, capture.year), name],
+        )
+        touched |= {row[0] for row in db.execute("select paper_id from appearances where dump = ?", [name])}
+    return touched
+
+
+def _capture_date(page_date: str, year: int | None) -> str | None:
+    if year is None:
+        return None
+    return datetime.strptime(f"{page_date} {year}", "%b %d %Y").date().isoformat()
+
+
+# Derived columns of touched papers, one pass over their appearances in date order
+# (undated dumps first). "Latest non-null" is the max of a zero-padded sequence
+# number glued to the value, then cut off again.
+_DERIVE_PAPERS = """
+create temp table derived as
+with ordered as (
+    select a.paper_id, a.dump, a.date_iso, a.upvotes, a.authors_count, a.organisation,
+        d.capture_date, d.capture_year,
+        printf('%010d', row_number() over (
+            partition by a.paper_id order by d.capture_date is not null, d.capture_date, a.dump, a.position
+        )) as seq
+    from appearances a join dumps d on d.name = a.dump
+    where a.paper_id in (select id from temp.touched)
+)
+select paper_id as id,
+    coalesce(
+        max(case when date_iso not like '--%' then date_iso end),
+        max(case when date_iso like '--%' and capture_year is not null
+            then printf('%04d', capture_year) || substr(date_iso, 2) end)
+    ) as published,
+    cast(substr(max(case when authors_count is not null then seq || authors_count end), 11) as integer)
+        as authors_count,
+    substr(max(case when organisation is not null then seq || organisation end), 11) as organisation,
+    min(capture_date) as first_seen,
+    max(capture_date) as last_seen,
+    count(distinct dump) as appearances,
+    cast(substr(max(case when date_iso is not null then seq || coalesce(upvotes, 0) end), 11) as integer)
+        as latest_upvotes
+from ordered group by paper_id
+"""
+
+_UPDATE_PAPERS = """
+update papers set
+    published = d.published,
+    published_year = cast(substr(d.published, 1, 4) as integer),
+    authors_count = d.authors_count,
+    organisation = d.organisation,
+    first_seen = d.first_seen,
+    last_seen = d.last_seen,
+    appearances = d.appearances,
+    latest_upvotes = d.latest_upvotes,
+    code_links = (select count(*) from links l where l.paper_id = papers.id and l.kind = 'code'),
+    has_code = exists (select 1 from links l where l.paper_id = papers.id and l.kind = 'code')
+from temp.derived d where d.id = papers.id
+"""
+
+
+def _start_touch_tracking(conn: sqlite3.Connection) -> None:
+    conn.execute("create temp table touched (id integer primary key)")
+    conn.execute("create temp table touched_repos (id text primary key)")
+
+
+def _refresh_papers(db: sqlite_utils.Database, touched: set[int]) -> None:
+    """Recompute derived columns of touched papers and repos; drop what no listing shows any more."""
+    conn = db.conn
+    conn.executemany("insert or ignore into temp.touched values (?)", [(pid,) for pid in touched])
+    conn.execute(
+        "insert or ignore into temp.touched_repos select repo_id from links "
+        "where paper_id in (select id from temp.touched) and repo_id is not null"
+    )
+    orphans = "select id from temp.touched where id not in (select paper_id from appearances)"
+    conn.execute(f"delete from links where paper_id in ({orphans})")
+    conn.execute(f"delete from papers where id in ({orphans})")
+    conn.execute(_DERIVE_PAPERS)
+    conn.execute(_UPDATE_PAPERS)
+    conn.execute(
+        "update repos set papers = (select count(distinct paper_id) from links where repo_id = repos.id) "
+        "where id in (select id from temp.touched_repos)"
+    )
+    conn.execute("delete from repos where papers = 0")
+    for table in ("derived", "touched", "touched_repos"):
+        conn.execute(f"drop table temp.{table}")
+
+
+def _check(db: sqlite_utils.Database) -> None:
+    """Refuse to publish a file that SQLite or FTS5 finds inconsistent."""
+    result = db.execute("pragma integrity_check").fetchone()[0]
+    if result != "ok":
+        raise BuildError(f"integrity check failed: {result}")
+    db.execute(f"insert into {FTS_TABLE}({FTS_TABLE}, rank) values ('integrity-check', 1)")
+
+
+def _summarise(db: sqlite_utils.Database, plan: Plan, papers_before: int) -> Summary:
+    papers = db["papers"].count
+    return Summary(
+        dumps_loaded=len(plan.to_load),
+        dumps_unchanged=len(plan.unchanged),
+        dumps_total=db["dumps"].count,
+        papers=papers,
+        new_papers=max(papers - papers_before, 0) if plan.to_load else 0,
+        appearances=db["appearances"].count,
+        repos=db["repos"].count,
+    )

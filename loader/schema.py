@@ -1,0 +1,140 @@
+"""Every schema fact in one place: tables, columns, keys, indexes and the FTS index.
+
+The loader creates tables from these declarations and the tests read them, so a
+column added here is added everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: dict[str, type]
+    pk: str | tuple[str, ...]
+    foreign_keys: tuple[tuple[str, str, str], ...] = ()  # (column, other table, other column)
+    indexes: tuple[tuple[str, ...], ...] = ()
+    not_null: frozenset[str] = field(default_factory=frozenset)
+
+
+DUMPS = Table(
+    "dumps",
+    {
+        "name": str,  # file name, the dump's identity
+        "sha256": str,
+        "page_date": str,  # as printed, e.g. "Jan 8"
+        "capture_date": str,  # ISO date, NULL when the year is unknown
+        "capture_year": int,
+        "capture_source": str,  # manifest | pinned | explicit-years | unknown | conflict
+        "entry_count": int,
+        "loaded_at": str,  # ISO timestamp, UTC
+    },
+    pk="name",
+    not_null=frozenset({"sha256", "page_date", "capture_source", "entry_count", "loaded_at"}),
+)
+
+PAPERS = Table(
+    "papers",
+    {
+        "id": int,  # stable: derived from the normalised title
+        "title": str,
+        "abstract": str,
+        "published": str,  # ISO date, NULL when no listing gave (or implied) the year
+        "published_year": int,
+        "authors_count": int,
+        "organisation": str,
+        "first_seen": str,  # capture date of the earliest listing with a known date
+        "last_seen": str,
+        "appearances": int,
+        "latest_upvotes": int,
+        "code_links": int,  # links to code repositories
+        "has_code": int,  # 1 when code_links > 0, for faceting
+        "title_key": str,  # the normalised title the id is derived from
+    },
+    pk="id",
+    indexes=(
+        ("published_year",),
+        ("has_code",),
+        ("organisation",),
+        ("appearances",),
+        ("latest_upvotes",),
+        ("published",),
+    ),
+    not_null=frozenset({"title", "abstract", "appearances", "code_links", "has_code", "title_key"}),
+)
+
+REPOS = Table(
+    "repos",
+    {
+        "id": str,  # host/owner/name, lower-cased
+        "host": str,
+        "owner": str,
+        "name": str,
+        "url": str,
+        "papers": int,  # how many papers mention it
+    },
+    pk="id",
+    indexes=(("owner",), ("host",)),
+    not_null=frozenset({"host", "owner", "name", "url", "papers"}),
+)
+
+LINKS = Table(
+    "links",
+    {
+        "paper_id": int,
+        "ordinal": int,  # 1-based order in the abstract
+        "url": str,  # cleaned
+        "raw": str,  # as written in the abstract
+        "kind": str,  # code | project | huggingface | arxiv | other
+        "host": str,
+        "repo_id": str,
+        "path": str,  # deep-link path inside the repository
+    },
+    pk=("paper_id", "ordinal"),
+    foreign_keys=(("paper_id", "papers", "id"), ("repo_id", "repos", "id")),
+    indexes=(("repo_id",), ("kind",), ("host",)),
+    not_null=frozenset({"url", "raw", "kind", "host"}),
+)
+
+APPEARANCES = Table(
+    "appearances",
+    {
+        "dump": str,
+        "position": int,  # 1-based place in the listing
+        "paper_id": int,
+        "upvotes": int,  # as shown; NULL when the listing showed none
+        "date_printed": str,  # e.g. "Feb 7, 2024" or "Jun 12"; NULL without metadata
+        "date_iso": str,  # "2024-02-07", or "--06-12" when printed without a year
+        "authors_count": int,
+        "organisation": str,
+    },
+    pk=("dump", "position"),
+    foreign_keys=(("dump", "dumps", "name"), ("paper_id", "papers", "id")),
+    indexes=(("paper_id",),),
+)
+
+TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES)
+
+FTS_TABLE = "papers_fts"
+FTS_COLUMNS = ("title", "abstract")
+
+
+def create_schema(db: sqlite_utils.Database) -> None:
+    """Create every table, index and the FTS index; a no-op where they exist."""
+    for table in TABLES:
+        db[table.name].create(
+            table.columns,
+            pk=table.pk,
+            foreign_keys=list(table.foreign_keys),
+            not_null=set(table.not_null),
+            if_not_exists=True,
+        )
+        for columns in table.indexes:
+            db[table.name].create_index(list(columns), if_not_exists=True)
+    db[PAPERS.name].create_index(["title_key"], unique=True, if_not_exists=True)
+    if FTS_TABLE not in db.table_names():
+        db[PAPERS.name].enable_fts(list(FTS_COLUMNS), create_triggers=True, replace=True)
