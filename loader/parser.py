@@ -97,6 +97,10 @@ def decode_lines(stream: BinaryIO, filename: str) -> Iterator[tuple[int, str]]:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         yield from _decode_utf16(reader, filename)
         return
+    sniff = reader.peek(8192)
+    if b"\x00" in sniff:
+        line = sniff[: sniff.index(b"\x00")].count(b"\n") + 1
+        raise DumpError(filename, line, "binary data (NUL byte): not a text dump")
     if head.startswith(codecs.BOM_UTF8):
         reader.read(len(codecs.BOM_UTF8))
     for number, raw in enumerate(reader, start=1):

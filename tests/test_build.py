@@ -1,0 +1,152 @@
+"""Building the database from every dump in data/, checked against independent counts."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from loader.build import build, paper_id
+from tests.conftest import DUMPS
+
+
+def independent_titles(path: Path) -> list[str]:
+    """Titles of a dump by a method unlike the parser's: split on blank lines, drop chrome and metadata."""
+    blocks = [block.strip() for block in path.read_text(encoding="utf-8").split("\n\n") if block.strip()]
+    date_at = next(i for i, block in enumerate(blocks) if re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}", block))
+    body = [block for block in blocks[date_at + 1 :] if "\n·\n" not in block]
+    return body[0::2]
+
+
+def normalised(title: str) -> str:
+    return " ".join(re.findall(r"\w+", title.lower()))
+
+
+def rows(db: Path, sql: str, params=()) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def one(db: Path, sql: str, params=()):
+    return rows(db, sql, params)[0]
+
+
+def test_entry_counts_per_dump(papers_db):
+    expected = {dump.name: len(independent_titles(dump)) for dump in DUMPS}
+    assert expected == {
+        "000_cb7cd7af2323319e.txt": 41,
+        "001_aac3630fa6cd08cf.txt": 84,
+        "002_073c856badb15984.txt": 75,
+        "003_d70b61c28a3beeab.txt": 95,
+        "004_fa38fd4572169ea6.txt": 60,
+    }
+    assert dict(rows(papers_db, "select name, entry_count from dumps")) == expected
+    assert dict(rows(papers_db, "select dump, count(*) from appearances group by dump")) == expected
+
+
+def test_distinct_papers_and_papers_in_several_dumps(papers_db):
+    per_dump = [set(map(normalised, independent_titles(dump))) for dump in DUMPS]
+    seen = Counter(title for titles in per_dump for title in titles)
+    assert one(papers_db, "select count(*) from papers")[0] == len(seen)
+    several = {title for title, count in seen.items() if count > 1}
+    assert one(papers_db, "select count(*) from papers where appearances > 1")[0] == len(several)
+    stored = {normalised(t) for (t,) in rows(papers_db, "select title from papers where appearances > 1")}
+    assert stored == several
+
+
+def test_repos_found_in_the_raw_text(papers_db):
+    found = set()
+    for dump in DUMPS:
+        for owner, name in re.findall(r"github\.com/([\w.-]+)/([\w.-]+)", dump.read_text(encoding="utf-8")):
+            name = re.sub(r"\.$", "", name)
+            found.add(f"github.com/{owner}/{re.sub(r'[.]git$', '', name)}".lower())
+    stored = {repo_id for (repo_id,) in rows(papers_db, "select id from repos")}
+    assert stored == found
+    assert len(stored) == 85
+
+
+def test_capture_years(papers_db):
+    # Worked out by hand: dump 000 prints years up to 2025 and nothing pins it; 002 shows
+    # "Jul 10" for a paper that 000 prints as "Jul 10, 2025"; 003 shows "Mar 5" for one that
+    # 000 prints as "Mar 5, 2025"; 001 and 004 print no dates at all.
+    assert rows(papers_db, "select name, capture_year, capture_source, capture_date from dumps order by name") == [
+        ("000_cb7cd7af2323319e.txt", 2026, "explicit-years", "2026-01-08"),
+        ("001_aac3630fa6cd08cf.txt", None, "unknown", None),
+        ("002_073c856badb15984.txt", 2025, "pinned", "2025-10-28"),
+        ("003_d70b61c28a3beeab.txt", 2025, "pinned", "2025-10-31"),
+        ("004_fa38fd4572169ea6.txt", None, "unknown", None),
+    ]
+
+
+def paper(db: Path, title: str) -> dict:
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        return dict(conn.execute("select * from papers where title = ?", [title]).fetchone())
+
+
+def test_paper_seen_twice_with_and_without_year(papers_db):
+    row = paper(papers_db, "Skip a Layer or Loop it? Test-Time Depth Adaptation of Pretrained LLMs")
+    assert row["id"] == paper_id("skip a layer or LOOP it  test-time depth adaptation of pretrained llms")
+    assert (row["published"], row["published_year"], row["authors_count"]) == ("2025-07-10", 2025, 3)
+    assert (row["first_seen"], row["last_seen"], row["appearances"], row["latest_upvotes"]) == (
+        "2025-10-28",
+        "2026-01-08",
+        2,
+        14,
+    )
+    assert rows(papers_db, "select dump, position, upvotes, date_printed from appearances where paper_id = ? order by dump", [row["id"]]) == [
+        ("000_cb7cd7af2323319e.txt", 14, 14, "Jul 10, 2025"),
+        ("002_073c856badb15984.txt", 32, 14, "Jul 10"),
+    ]
+
+
+def test_spot_checks(papers_db):
+    levi = paper(papers_db, "LEVI: Generalizable Fine-tuning via Layer-wise Ensemble of Different Views")
+    assert (levi["published"], levi["authors_count"], levi["appearances"], levi["latest_upvotes"]) == ("2024-02-07", 11, 2, 0)
+    kalm = paper(papers_db, "KaLM-Embedding-V2: Superior Training Techniques and Data Inspire A Versatile Embedding Model")
+    assert (kalm["organisation"], kalm["authors_count"], kalm["published"]) == ("KaLM-Embedding KaLM-Embedding", None, "2025-06-25")
+    probing = paper(papers_db, "Attention, Please! Revisiting Attentive Probing for Masked Image Modeling")
+    assert (probing["published"], probing["latest_upvotes"], probing["authors_count"]) == ("2025-06-11", 2, 9)
+    # A paper only in the date-less dumps has no date and no upvotes.
+    tabpfn = paper(papers_db, "TabPFN: A Transformer That Solves Small Tabular Classification Problems in a Second")
+    assert (tabpfn["published"], tabpfn["latest_upvotes"], tabpfn["first_seen"], tabpfn["appearances"]) == (None, None, None, 1)
+    assert (tabpfn["code_links"], tabpfn["has_code"]) == (1, 1)  # github.com/automl/TabPFN
+    # Also in the dated dump 003 (captured 2025-10-31), which prints its date.
+    battle = paper(papers_db, "Battle of the Backbones: A Large-Scale Comparison of Pretrained Models across Computer Vision Tasks")
+    assert (battle["published"], battle["first_seen"], battle["last_seen"], battle["appearances"]) == ("2023-10-30", "2025-10-31", "2025-10-31", 2)
+
+
+def test_links_keep_every_url_and_deep_paths(papers_db):
+    assert one(papers_db, "select count(*) from links where kind = 'project'")[0] == 4
+    assert one(papers_db, "select count(*) from links where kind = 'huggingface'")[0] == 2
+    assert rows(papers_db, "select repo_id, path from links where path is not null order by repo_id") == [
+        ("github.com/alexmaols/elucd", "tree/main"),
+        ("github.com/mindspore-lab/models", "tree/master/research/huawei-noah/SLAB"),
+        ("github.com/tensorflow/tpu", "tree/master/models/official/detection/projects/vild"),
+    ]
+    # Every URL-looking token of every abstract is stored for its paper.
+    written = sum(
+        len(set(re.findall(r"(?:https?[:;]//|github\.com/)\S+", abstract)))
+        for (abstract,) in rows(papers_db, "select abstract from papers")
+    )
+    assert one(papers_db, "select count(*) from links")[0] == written
+
+
+def test_paper_counts_on_repos_and_code_links(papers_db):
+    assert rows(papers_db, "select id, papers from repos where papers > 1 order by id") == rows(
+        papers_db,
+        "select repo_id, count(distinct paper_id) from links where repo_id is not null "
+        "group by repo_id having count(distinct paper_id) > 1 order by repo_id",
+    )
+    assert one(papers_db, "select count(*) from papers where has_code != (code_links > 0)")[0] == 0
+
+
+def test_database_passes_integrity_checks(papers_db):
+    assert one(papers_db, "pragma integrity_check")[0] == "ok"
+    assert rows(papers_db, "pragma foreign_key_check") == []
+    with sqlite3.connect(papers_db) as conn:
+        conn.execute("insert into papers_fts(papers_fts, rank) values ('integrity-check', 1)")
+    assert one(papers_db, "select count(*) from papers_fts where papers_fts match 'layerwise OR layer'")[0] > 0

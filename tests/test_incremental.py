@@ -1,0 +1,119 @@
+"""Idempotent, incremental and atomic builds."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from loader.build import build
+from loader.parser import DumpError
+
+TABLES = ("papers", "appearances", "links", "repos", "dumps")
+
+
+def snapshot(db: Path, *, skip_loaded_at: bool = True) -> dict[str, list[tuple]]:
+    """Every row of every table, sorted; `loaded_at` is a clock reading, so it is left out."""
+    with sqlite3.connect(db) as conn:
+        result = {}
+        for table in TABLES:
+            columns = [row[1] for row in conn.execute(f"pragma table_info({table})")]
+            if skip_loaded_at:
+                columns = [c for c in columns if c != "loaded_at"]
+            result[table] = sorted(conn.execute(f"select {', '.join(columns)} from {table}").fetchall(), key=repr)
+        result["fts"] = sorted(conn.execute("select rowid, title, abstract from papers_fts").fetchall())
+        return result
+
+
+def test_second_build_changes_nothing(tmp_path, data_copy):
+    db = tmp_path / "papers.db"
+    first = build(db, [data_copy])
+    before = db.read_bytes()
+    second = build(db, [data_copy])
+    assert first.written and not second.written
+    assert db.read_bytes() == before
+    assert (second.papers, second.appearances, second.repos) == (first.papers, first.appearances, first.repos)
+
+
+def test_rebuild_gives_the_same_content_and_ids(tmp_path, data_copy):
+    db = tmp_path / "papers.db"
+    build(db, [data_copy])
+    once = snapshot(db)
+    build(db, [data_copy], rebuild=True)
+    assert snapshot(db) == once
+
+
+def test_adding_a_dump_equals_building_everything_at_once(tmp_path, data_copy):
+    everything = tmp_path / "all.db"
+    build(everything, [data_copy])
+    newest = data_copy / "003_d70b61c28a3beeab.txt"
+    held_back = tmp_path / newest.name
+    shutil.move(newest, held_back)
+    db = tmp_path / "papers.db"
+    build(db, [data_copy])
+    loaded_before = dict(sqlite3.connect(db).execute("select name, loaded_at from dumps").fetchall())
+    shutil.move(held_back, newest)
+    summary = build(db, [data_copy])
+    assert (summary.dumps_loaded, summary.dumps_unchanged) == (1, 4)
+    assert snapshot(db) == snapshot(everything)
+    loaded_after = dict(sqlite3.connect(db).execute("select name, loaded_at from dumps").fetchall())
+    assert {name: loaded_after[name] for name in loaded_before} == loaded_before  # old dumps not reloaded
+
+
+def test_one_dump_given_on_the_command_line_keeps_the_others(tmp_path, data_copy):
+    db = tmp_path / "papers.db"
+    build(db, [data_copy / "000_cb7cd7af2323319e.txt", data_copy / "001_aac3630fa6cd08cf.txt"])
+    build(db, [data_copy / "002_073c856badb15984.txt"])
+    names = [name for (name,) in sqlite3.connect(db).execute("select name from dumps order by name")]
+    assert names == ["000_cb7cd7af2323319e.txt", "001_aac3630fa6cd08cf.txt", "002_073c856badb15984.txt"]
+
+
+def drop_entry(path: Path, title: str) -> None:
+    """Remove one entry (title, abstract and metadata block) from a dump file."""
+    blocks = path.read_text(encoding="utf-8").split("\n\n")
+    at = blocks.index(title)
+    end = at + 3 if "\n·\n" in blocks[at + 2] else at + 2
+    path.write_text("\n\n".join(blocks[:at] + blocks[end:]), encoding="utf-8")
+
+
+def test_changed_dump_replaces_its_own_appearances(tmp_path, data_copy):
+    db = tmp_path / "papers.db"
+    build(db, [data_copy])
+    dump = data_copy / "004_fa38fd4572169ea6.txt"
+    only_here = "T-Stitch: Accelerating Sampling in Pre-Trained Diffusion Models with Trajectory Stitching"
+    drop_entry(dump, only_here)
+    summary = build(db, [data_copy])
+    assert (summary.dumps_loaded, summary.dumps_unchanged) == (1, 4)
+    conn = sqlite3.connect(db)
+    assert conn.execute("select entry_count from dumps where name = ?", [dump.name]).fetchone() == (59,)
+    assert conn.execute("select count(*) from appearances where dump = ?", [dump.name]).fetchone() == (59,)
+    assert conn.execute("select count(*) from papers where title = ?", [only_here]).fetchone() == (0,)
+    assert conn.execute("select count(*) from repos where id = 'github.com/nvlabs/t-stitch'").fetchone() == (0,)
+    assert conn.execute("select count(*) from papers_fts where papers_fts match 'trajectory'").fetchone() == (0,)
+    # The same result as a fresh build of the changed data.
+    fresh = tmp_path / "fresh.db"
+    build(fresh, [data_copy])
+    assert snapshot(db) == snapshot(fresh)
+
+
+def test_failed_build_leaves_the_old_file_byte_identical(tmp_path, data_copy):
+    db = tmp_path / "papers.db"
+    build(db, [data_copy])
+    before = db.read_bytes()
+    (data_copy / "005_new.txt").write_text("new\n\nSubscribe\n\nMay 1\n\nA title\n\nAn abstract\n\n  • 2 authors\n·\n")
+    with pytest.raises(DumpError):
+        build(db, [data_copy])
+    with pytest.raises(DumpError):
+        build(db, [data_copy], rebuild=True)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "papers.db"]
+
+
+def test_failure_in_a_later_dump_keeps_nothing_of_earlier_ones(tmp_path, data_copy):
+    db = tmp_path / "papers.db"
+    (data_copy / "zzz_broken.txt").write_bytes(b"\x00\x01")
+    with pytest.raises(DumpError):
+        build(db, [data_copy])
+    assert not db.exists()

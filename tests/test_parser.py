@@ -1,0 +1,158 @@
+"""The pure parser, on small dumps written by hand."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from loader.parser import DumpError, Entry, MonthDay, decode_lines, parse_dump
+
+CHROME = """new
+
+Get trending papers in your email inbox!
+
+Subscribe
+
+Daily Papers
+
+byAK and the research community
+
+Jan 8
+"""
+
+
+def parse(text: str | bytes, name: str = "dump.txt") -> tuple:
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    page, entries = parse_dump(decode_lines(io.BytesIO(raw), name), name)
+    return page, list(entries)
+
+
+def test_chrome_date_and_an_entry_with_authors_and_explicit_year():
+    page, entries = parse(CHROME + "\nA Title\n\nAn abstract.\n\n  • 11 authors\n·\nFeb 7, 2024\n")
+    assert page.date == MonthDay(1, 8)
+    assert page.line == 11
+    assert entries == [
+        Entry(position=1, line=13, title="A Title", abstract="An abstract.", authors_count=11, date=MonthDay(2, 7, 2024))
+    ]
+
+
+def test_chrome_without_daily_papers_line():
+    text = "new\n\nGet trending papers in your email inbox!\n\nSubscribe\n\nbyAK and the research community\n\nMar 11\n\nT\n\nA\n"
+    page, entries = parse(text)
+    assert page.date == MonthDay(3, 11)
+    assert [(e.title, e.abstract, e.date) for e in entries] == [("T", "A", None)]
+
+
+def test_organisation_instead_of_authors():
+    _, [entry] = parse(CHROME + "\nT\n\nA\n\nKaLM-Embedding KaLM-Embedding\n·\nOct 2, 2024\n")
+    assert entry.organisation == "KaLM-Embedding KaLM-Embedding"
+    assert entry.authors_count is None
+
+
+def test_one_author_singular():
+    _, [entry] = parse(CHROME + "\nT\n\nA\n\n  • 1 author\n·\nOct 2, 2024\n")
+    assert entry.authors_count == 1
+
+
+@pytest.mark.parametrize(
+    "date_line, date, upvotes",
+    [
+        ("Feb 7, 2024", MonthDay(2, 7, 2024), None),
+        ("Jun 11, 2025 2", MonthDay(6, 11, 2025), 2),
+        ("Jun 12", MonthDay(6, 12), None),
+        ("Jun 12 17", MonthDay(6, 12), 17),
+        ("Feb 29, 2024", MonthDay(2, 29, 2024), None),
+        ("Feb 29", MonthDay(2, 29), None),
+    ],
+)
+def test_dates_with_and_without_year_and_upvotes(date_line, date, upvotes):
+    _, [entry] = parse(CHROME + f"\nT\n\nA\n\n  • 2 authors\n·\n{date_line}\n")
+    assert (entry.date, entry.upvotes) == (date, upvotes)
+
+
+def test_month_day_iso_and_printed_forms():
+    assert MonthDay(6, 12).iso() == "--06-12"
+    assert MonthDay(2, 7, 2024).iso() == "2024-02-07"
+    assert MonthDay(6, 12).printed() == "Jun 12"
+    assert MonthDay(2, 7, 2024).printed() == "Feb 7, 2024"
+
+
+def test_entries_with_and_without_metadata_are_numbered_in_order():
+    text = CHROME + "\nFirst\n\nA1\n\nSecond\n\nA2\n\n  • 3 authors\n·\nMay 1\n\nThird\n\nA3\n"
+    _, entries = parse(text)
+    assert [(e.position, e.title, e.authors_count) for e in entries] == [
+        (1, "First", None),
+        (2, "Second", 3),
+        (3, "Third", None),
+    ]
+    assert [e.line for e in entries] == [13, 17, 25]
+
+
+def test_same_paper_twice_in_one_dump_gives_two_entries():
+    _, entries = parse(CHROME + "\nT\n\nA\n\nT\n\nA\n")
+    assert [e.position for e in entries] == [1, 2]
+
+
+def test_bom_crlf_and_utf16_read_like_plain_utf8():
+    text = CHROME + "\nTitre é\n\nRésumé — ü.\n\n  • 2 authors\n·\nJun 12 3\n"
+    expected = parse(text)
+    assert parse(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8")) == expected
+    assert parse(text.encode("utf-16")) == expected  # BOM + native order
+    assert parse(b"\xfe\xff" + text.replace("\n", "\r\n").encode("utf-16-be")) == expected
+    assert parse(b"\xff\xfe" + text.encode("utf-16-le")) == expected
+
+
+def test_stray_control_characters_are_dropped():
+    _, [entry] = parse(CHROME + "\nT\x07itle\x1b\n\nAb\x0cstract\x7f\n")
+    assert (entry.title, entry.abstract) == ("Title", "Abstract")
+
+
+def test_no_trailing_newline():
+    _, [entry] = parse(CHROME + "\nT\n\nA")
+    assert entry.abstract == "A"
+
+
+def error_of(raw: str | bytes) -> DumpError:
+    with pytest.raises(DumpError) as caught:
+        parse(raw, "bad.txt")
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    "raw, line, words",
+    [
+        (b"", 1, "empty file"),
+        ("\n\n   \n", 1, "empty file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 3, "binary"),
+        ("Some prose that is not a dump.\n", 1, "expected the page chrome"),
+        ("new\n\nSubscribe\n", 3, "no page date"),
+        ("new\n\nFeb 30\n", 3, "bad page date"),
+        (CHROME, 11, "no entries"),
+        (CHROME + "\nTitle only\n", 13, "truncated entry"),
+        (CHROME + "\nT\n\nA\n\n  • 3 authors\n·\n", 18, "truncated metadata"),
+        (CHROME + "\nT\n\nA\n\n  • 3 authors\n", 17, "truncated metadata"),
+        (CHROME + "\nT\n\n  • 3 authors\n·\nFeb 7, 2024\n", 15, "has no abstract"),
+        (CHROME + "\n  • 3 authors\n·\nFeb 7, 2024\n", 13, "where a title belongs"),
+        (CHROME + "\nT\n\nA\n\n  • 3 authors\n·\nFeb 30, 2024\n", 19, "no such date"),
+        (CHROME + "\nT\n\nA\n\n  • 3 authors\n·\nsometime\n", 19, "expected a date"),
+        (CHROME + "\nT\n\nA\n\n  • 3 authors\nx\nFeb 7, 2024\n", 17, "malformed metadata"),
+    ],
+)
+def test_malformed_input_raises_dump_error_with_file_and_line(raw, line, words):
+    error = error_of(raw)
+    assert (error.filename, error.line) == ("bad.txt", line)
+    assert words in error.message
+    assert str(error).startswith(f"bad.txt:{line}: ")
+
+
+def test_invalid_utf8_names_its_line():
+    raw = (CHROME + "\nT\n\nA\n").encode("utf-8").replace(b"\nA\n", b"\nA \xff\xfe bad\n")
+    error = error_of(raw)
+    assert error.line == 15
+    assert "invalid UTF-8" in error.message
+
+
+def test_invalid_utf16_is_a_dump_error():
+    raw = "\ufeffnew\n".encode("utf-16-le") + b"\x00\xd8\x41\x00"  # lone high surrogate
+    assert "UTF-16" in error_of(raw).message
