@@ -25,7 +25,8 @@ import sqlite_utils
 
 from .capture import Capture, Evidence, infer_capture_years
 from .links import find_links
-from .parser import Entry, Page, decode_lines, parse_dump
+from .parser import Entry, Page, decode_lines, parse_dump, parse_month_day
+from .related import compute_related
 from .schema import FTS_TABLE, create_schema
 
 BATCH_SIZE = 2000
@@ -131,7 +132,7 @@ def plan_build(db_path: Path, dumps: list[DumpFile], rebuild: bool) -> Plan:
 
 def _read_only(db_path: Path) -> sqlite3.Connection:
     try:
-        connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
         connection.execute("select 1 from dumps limit 1")
     except sqlite3.DatabaseError as error:
         raise BuildError(f"{db_path}: not a papers database ({error}); use --rebuild to start afresh") from None
@@ -166,6 +167,7 @@ def build(
             touched = _load_dumps(db, plan, progress)
             touched |= _update_captures(db, overrides)
             _refresh_papers(db, touched)
+            compute_related(db.conn, FTS_TABLE)
         _check(db)
         summary = _summarise(db, plan, before)
         db.close()
@@ -300,7 +302,10 @@ def _write_dump_row(db: sqlite_utils.Database, dump: DumpFile, page: Page, count
 
 def gather_evidence(conn: sqlite3.Connection) -> tuple[dict[str, Evidence], dict[tuple[int, str], set[int]]]:
     """Read what the appearances say about each dump's year (see `loader.capture`)."""
-    evidence = {name: Evidence() for (name,) in conn.execute("select name from dumps")}
+    evidence = {
+        name: Evidence(page_date=_month_day(page_date))
+        for name, page_date in conn.execute("select name, page_date from dumps")
+    }
     for name, year in conn.execute(
         "select dump, max(cast(substr(date_iso, 1, 4) as integer)) from appearances "
         "where date_iso not like '--%' group by dump"
@@ -345,6 +350,12 @@ def _update_captures(db: sqlite_utils.Database, overrides: dict[str, int]) -> se
         )
         touched |= {row[0] for row in db.execute("select paper_id from appearances where dump = ?", [name])}
     return touched
+
+
+def _month_day(page_date: str) -> tuple[int, int]:
+    parsed = parse_month_day(page_date, with_year=False)
+    assert parsed is not None, page_date  # stored by the loader from a parsed page
+    return parsed[0].month, parsed[0].day
 
 
 def _capture_date(page_date: str, year: int | None) -> str | None:
@@ -393,6 +404,10 @@ update papers set
     first_seen = d.first_seen,
     last_seen = d.last_seen,
     appearances = d.appearances,
+    listed_in = (
+        select json_group_array(dump) from
+        (select distinct dump from appearances a where a.paper_id = papers.id order by dump)
+    ),
     latest_upvotes = d.latest_upvotes,
     code_links = (select count(*) from links l where l.paper_id = papers.id and l.kind = 'code'),
     has_code = exists (select 1 from links l where l.paper_id = papers.id and l.kind = 'code')

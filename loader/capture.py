@@ -7,6 +7,7 @@ Rules (pure functions, no database):
   (same month and day) pins A's capture year to that year;
 - two dumps that both show the same paper without a year were captured in the
   same year, so they share their evidence;
+- the page date itself must exist in that year (Feb 29 only in leap years);
 - the capture year is the smallest year consistent with all of that, a pin or
   a manifest override decides outright, and nothing known means NULL.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 
 MANIFEST, PINNED, EXPLICIT_YEARS, UNKNOWN, CONFLICT = "manifest", "pinned", "explicit-years", "unknown", "conflict"
 
@@ -25,6 +27,7 @@ class Evidence:
 
     max_explicit_year: int | None = None
     yearless: set[tuple[int, str]] = field(default_factory=set)  # (paper id, "MM-DD")
+    page_date: tuple[int, int] = (1, 1)  # (month, day) printed on the page
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,21 @@ def infer_capture_years(
     for members in groups:
         group_capture = _group_capture(members, evidence, explicit_years, overrides)
         for name in members:
-            result[name] = Capture(overrides[name], MANIFEST) if name in overrides else group_capture
+            if name in overrides:
+                valid = _page_date_exists(evidence[name], overrides[name])
+                result[name] = Capture(overrides[name], MANIFEST) if valid else Capture(None, CONFLICT)
+            else:
+                result[name] = group_capture
     return result
+
+
+def _page_date_exists(evidence: Evidence, year: int) -> bool:
+    """A page dated Feb 29 can only have been captured in a leap year."""
+    try:
+        date(year, *evidence.page_date)
+    except ValueError:
+        return False
+    return True
 
 
 def _group_capture(
@@ -64,13 +80,17 @@ def _group_capture(
     for name in members:
         for key in evidence[name].yearless:
             pins |= explicit_years.get(key, set())
+    dated = [evidence[name] for name in members if name not in overrides]
     if pins:
         (pin, *others) = sorted(pins)
-        if others or (lower is not None and pin <= lower):
+        if others or (lower is not None and pin <= lower) or not all(_page_date_exists(e, pin) for e in dated):
             return Capture(None, CONFLICT)
         return Capture(pin, PINNED)
     if lower is not None:
-        return Capture(lower + 1, EXPLICIT_YEARS)
+        year = lower + 1
+        while not all(_page_date_exists(e, year) for e in dated):
+            year += 1
+        return Capture(year, EXPLICIT_YEARS)
     return Capture(None, UNKNOWN)
 
 

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
 
+YEARS = range(1900, 3000)  # a printed year outside this is a corrupt dump, not a date
+MAX_COUNT = 10**9  # upvotes or authors beyond this are corrupt, and would not fit SQLite's integers
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -114,15 +116,17 @@ def decode_lines(stream: BinaryIO, filename: str) -> Iterator[tuple[int, str]]:
 
 
 def _decode_utf16(reader: BinaryIO, filename: str) -> Iterator[tuple[int, str]]:
-    decoder = codecs.getincrementaldecoder("utf-16")("strict")
+    encoding = "utf-16-le" if reader.read(2) == codecs.BOM_UTF16_LE else "utf-16-be"
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
     pending = ""
     number = 0
     while True:
         chunk = reader.read(1 << 16)
         try:
             pending += decoder.decode(chunk, final=not chunk)
-        except UnicodeDecodeError:
-            raise DumpError(filename, number + 1, "invalid UTF-16 text") from None
+        except UnicodeDecodeError as error:
+            before = pending + chunk[: error.start].decode(encoding, errors="replace")
+            raise DumpError(filename, number + before.count("\n") + 1, "invalid UTF-16 text") from None
         *complete, pending = pending.split("\n")
         for text in complete:
             number += 1
@@ -165,6 +169,10 @@ def parse_month_day(text: str, *, with_year: bool) -> tuple[MonthDay, int | None
     day = int(match.group(2))
     year = int(match.group(3)) if with_year and match.group(3) else None
     upvotes = int(match.group(4)) if with_year and match.group(4) else None
+    if year is not None and year not in YEARS:
+        raise ValueError(f"year {year} out of range {YEARS.start}-{YEARS.stop - 1}")
+    if upvotes is not None and upvotes > MAX_COUNT:
+        raise ValueError(f"upvote count {upvotes} is implausible")
     _check_day(month, day, year)
     return MonthDay(month, day, year), upvotes
 
@@ -269,6 +277,8 @@ def _with_metadata(entry: Entry, block: list[tuple[int, str]], filename: str) ->
     if parsed is None:
         raise DumpError(filename, date_line[0], f"expected a date like 'Feb 7, 2024', found {_quote(date_line[1])}")
     authors = AUTHORS_RE.match(who_line[1])
+    if authors and int(authors.group(1)) > MAX_COUNT:
+        raise DumpError(filename, who_line[0], f"author count {authors.group(1)} is implausible")
     return Entry(
         position=entry.position,
         line=entry.line,

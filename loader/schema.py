@@ -49,7 +49,8 @@ PAPERS = Table(
         "organisation": str,
         "first_seen": str,  # capture date of the earliest listing with a known date
         "last_seen": str,
-        "appearances": int,
+        "appearances": int,  # how many listings (dumps) showed it
+        "listed_in": str,  # JSON array of those dumps' names, for the array facet
         "latest_upvotes": int,
         "code_links": int,  # links to code repositories
         "has_code": int,  # 1 when code_links > 0, for faceting
@@ -117,7 +118,20 @@ APPEARANCES = Table(
     indexes=(("paper_id",),),
 )
 
-TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES)
+RELATED = Table(
+    "related",
+    {
+        "paper_id": int,
+        "rank": int,  # 1 = most related
+        "related_id": int,
+        "score": float,  # BM25 of the related paper for this paper's distinctive words
+    },
+    pk=("paper_id", "rank"),
+    foreign_keys=(("paper_id", "papers", "id"), ("related_id", "papers", "id")),
+    indexes=(("related_id",),),
+)
+
+TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, RELATED)
 
 FTS_TABLE = "papers_fts"
 FTS_COLUMNS = ("title", "abstract")

@@ -47,3 +47,11 @@ def test_manifest_overrides_the_dump_and_pins_its_group():
     evidence = {"a": Evidence(2030), "b": Evidence(None, {(1, "01-01")}), "c": Evidence(None, {(1, "01-01")})}
     result = infer(evidence, overrides={"a": 2020, "b": 2024})
     assert result == {"a": Capture(2020, "manifest"), "b": Capture(2024, "manifest"), "c": Capture(2024, "pinned")}
+
+
+def test_a_page_dated_feb_29_moves_to_the_next_leap_year():
+    assert infer({"a": Evidence(2024, page_date=(2, 29))}) == {"a": Capture(2028, "explicit-years")}
+    assert infer({"a": Evidence(2023, page_date=(2, 29))}) == {"a": Capture(2024, "explicit-years")}
+    pinned = {"a": Evidence(None, {(1, "01-01")}, page_date=(2, 29))}
+    assert infer(pinned, {(1, "01-01"): {2025}})["a"] == Capture(None, "conflict")
+    assert infer({"a": Evidence(page_date=(2, 29))}, overrides={"a": 2025})["a"] == Capture(None, "conflict")

@@ -11,7 +11,7 @@ import pytest
 from loader.build import build
 from loader.parser import DumpError
 
-TABLES = ("papers", "appearances", "links", "repos", "dumps")
+TABLES = ("papers", "appearances", "links", "repos", "dumps", "related")
 
 
 def snapshot(db: Path, *, skip_loaded_at: bool = True) -> dict[str, list[tuple]]:

@@ -1,0 +1,57 @@
+"""The paper page: its code links, the listings it appeared on and related papers.
+
+Datasette's row page shows the columns of one paper; readers also want what
+points at it. The data comes from three small indexed queries, run only for
+the row page of the `papers` table, and is rendered by
+`templates/row-papers-papers.html` with autoescaping on.
+"""
+
+from __future__ import annotations
+
+from datasette import hookimpl
+from datasette.utils import tilde_encode
+
+LINKS_SQL = """
+select url, kind, repo_id, path from links where paper_id = :id order by ordinal
+"""
+LISTINGS_SQL = """
+select a.dump, a.position, a.upvotes, a.date_printed, d.page_date, d.capture_date
+from appearances a join dumps d on d.name = a.dump
+where a.paper_id = :id
+order by d.capture_date is null, d.capture_date desc, a.dump
+"""
+RELATED_SQL = """
+select r.rank, r.score, p.id, p.title, p.published_year
+from related r join papers p on p.id = r.related_id
+where r.paper_id = :id order by r.rank
+"""
+
+
+async def paper_context(datasette, database: str, paper_id: str) -> dict:
+    db = datasette.get_database(database)
+    params = {"id": paper_id}
+
+    async def rows(sql: str) -> list[dict]:
+        return [dict(row) for row in await db.execute(sql, params)]
+
+    def row_url(table: str, key: object) -> str:
+        return datasette.urls.row(database, table, tilde_encode(str(key)))
+
+    return {
+        "paper_links": await rows(LINKS_SQL),
+        "paper_listings": await rows(LISTINGS_SQL),
+        "paper_related": await rows(RELATED_SQL),
+        "row_url": row_url,
+    }
+
+
+@hookimpl
+def extra_template_vars(view_name, table, database, request, datasette):
+    if view_name != "row" or table != "papers":
+        return {}
+    paper_id = request.url_vars.get("pks", "")
+
+    async def inner():
+        return await paper_context(datasette, database, paper_id)
+
+    return inner
