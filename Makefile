@@ -6,9 +6,6 @@ DB := data/papers.db
 DUMPS := $(wildcard data/*.txt) $(wildcard data/dumps.yml)
 HOST ?= 127.0.0.1
 PORT ?= 8001
-# Datasette settings live in settings.json (read by the tests too), passed here as --setting flags.
-SETTINGS := $(shell $(PYTHON) -c 'import json; print(" ".join(f"--setting {k} {str(v).lower()}" for k, v in json.load(open("settings.json")).items()))')
-SITE := --metadata metadata.yml --plugins-dir plugins --template-dir templates --static static:static $(SETTINGS)
 
 .PHONY: serve build rebuild test clean
 
@@ -28,9 +25,10 @@ build: $(DB)
 rebuild: $(BIN)/.installed
 	$(BIN)/papers-db build --db $(DB) --rebuild
 
-# Read-only and immutable (-i): Datasette may cache counts and offer /papers.db for download.
+# Read-only and immutable: Datasette may cache counts and offers /papers.db for download.
+# The full command (metadata, plugins, templates, settings.json) is in loader/site.py.
 serve: $(DB)
-	$(BIN)/datasette serve -i $(DB) $(SITE) --host $(HOST) --port $(PORT)
+	$(BIN)/python -m loader.site $(DB) --host $(HOST) --port $(PORT)
 
 test: $(BIN)/.installed
 	$(BIN)/pytest -q

@@ -1,0 +1,323 @@
+"""The published site: saved queries, facets, table search, row pages, download, metadata.
+
+Every test talks to a real Datasette instance (the one `make serve` runs,
+built in-process by `loader.site.datasette_instance`) over a real database
+built from data/. Expected values come from the database through plain
+sqlite3 or from the dumps, written by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from loader.site import datasette_instance
+
+PROBING = "Attention, Please! Revisiting Attentive Probing for Masked Image Modeling"
+SKIP_A_LAYER = "Skip a Layer or Loop it? Test-Time Depth Adaptation of Pretrained LLMs"
+
+
+@pytest.fixture(scope="module")
+def site(papers_db):
+    return datasette_instance(papers_db)
+
+
+def sql(db: Path, query: str, params=()) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+async def get_json(site, path: str, **params):
+    response = await site.client.get(path, params=params)
+    assert response.status_code == 200, (path, params, response.text[:500])
+    return response.json()
+
+
+async def search(site, q: str, **filters) -> list[dict]:
+    return await get_json(site, "/papers/search.json", q=q, _shape="array", **filters)
+
+
+def text_of(db: Path) -> dict[str, str]:
+    return {title: f"{title} {abstract}" for title, abstract in sql(db, "select title, abstract from papers")}
+
+
+async def test_search_ranks_the_title_match_first_with_snippet_code_and_listings(site):
+    [first, *rest] = await search(site, "attentive probing")
+    assert first["title"] == PROBING
+    assert set(first) >= {"id", "title", "snippet", "published", "year", "code_urls", "listings"}
+    assert json.loads(first["code_urls"]) == ["https://github.com/billpsomas/efficient-probing"]
+    assert (first["published"], first["year"], first["listings"]) == ("2025-06-11", 2025, 1)
+    assert re.search("\x02[Pp]robing\x03", first["snippet"])
+    scores = [row["score"] for row in [first, *rest]]
+    assert scores == sorted(scores, reverse=True)
+
+
+async def test_prefix_search_finds_exactly_the_papers_with_such_a_word(site, papers_db):
+    expected = {title for title, text in text_of(papers_db).items() if re.search(r"\bcontrast\w*", text, re.I)}
+    assert 0 < len(expected) < 50
+    assert {row["title"] for row in await search(site, "contrast*")} == expected
+
+
+async def test_quoted_phrase_matches_the_phrase_only(site, papers_db):
+    def has_phrase(text: str) -> bool:
+        return re.search(r"\bmasked\W+image\W+modeling\b", text, re.I) is not None
+
+    expected = {title for title, text in text_of(papers_db).items() if has_phrase(text)}
+    loose = {title for title, text in text_of(papers_db).items() if all(w in text.lower() for w in ("masked", "image", "modeling"))}
+    assert expected and expected < loose  # the phrase is stricter than the words
+    assert {row["title"] for row in await search(site, '"masked image modeling"')} == expected
+
+
+async def test_title_column_filter(site, papers_db):
+    expected = {title for (title,) in sql(papers_db, "select title from papers where title like '%probing%'")}
+    assert {row["title"] for row in await search(site, "title:probing")} == expected
+
+
+async def test_year_and_code_filters(site):
+    everything = await search(site, "pretraining")
+    recent = await search(site, "pretraining", year_from="2024", year_to="2025")
+    with_code = await search(site, "pretraining", has_code="1")
+    assert recent and all(2024 <= row["year"] <= 2025 for row in recent)
+    assert len(recent) < len(everything)
+    assert with_code and all(json.loads(row["code_urls"]) for row in with_code)
+    assert len(with_code) < len(everything)
+    assert await search(site, "pretraining", has_code="0") == everything
+
+
+HOSTILE = [
+    "",
+    " ",
+    '"',
+    '""',
+    "'",
+    "'; drop table papers; --",
+    "(",
+    "a AND (b OR",
+    "AND",
+    "OR OR",
+    "NOT x",
+    "NEAR(a b",
+    "NEAR(a b, 2)",
+    "*",
+    "a*b*",
+    "^",
+    "^start",
+    "title:",
+    "title:*",
+    "nosuchcolumn:word",
+    "abstract:\"unclosed",
+    "a\x00b",
+    "line\nbreak",
+    "]",
+    "{title abstract}: x",
+    "-x",
+    "+x",
+    "x" * 10_000,
+    "pre-training " * 800,
+    "😀 emoji",
+    "\u202e",
+]
+
+
+@pytest.mark.parametrize("q", HOSTILE, ids=range(len(HOSTILE)))
+async def test_any_search_input_answers_200_with_a_list(site, q):
+    for path in ("/papers/search.json", "/papers/search"):
+        response = await site.client.get(path, params={"q": q, "_shape": "array", "year_from": q[:20], "has_code": q[:5]})
+        assert response.status_code == 200, (q[:40], response.text[:300])
+    assert isinstance(response.json() if path.endswith(".json") else [], list)
+    assert isinstance(await search(site, q), list)
+
+
+async def test_empty_search_returns_nothing(site):
+    assert await search(site, "") == []
+    assert await search(site, "zzzznotaword") == []
+
+
+async def test_papers_with_code(site, papers_db):
+    rows = await get_json(site, "/papers/papers_with_code.json", _shape="array")
+    expected = sql(papers_db, "select count(*) from links where kind = 'code'")[0][0]
+    assert len(rows) == expected
+    assert all(row["repository"].startswith("https://") for row in rows)
+    by_year = await get_json(site, "/papers/papers_with_code.json", _shape="array", year="2025")
+    assert by_year and all(row["published"].startswith("2025") for row in by_year)
+
+
+async def test_seen_in_several_listings_shows_listings_side_by_side(site, papers_db):
+    rows = await get_json(site, "/papers/seen_in_several_listings.json", _shape="array")
+    several = sql(papers_db, "select count(*) from (select paper_id from appearances group by paper_id having count(distinct dump) > 1)")
+    assert len(rows) == several[0][0]
+    [skip] = [row for row in rows if row["title"] == SKIP_A_LAYER]
+    # From the dumps, by hand: position 32 on 002 (captured Oct 28, 2025), position 14 on 000 (Jan 8, 2026).
+    assert skip["dumps"] == "002_073c856badb15984.txt | 000_cb7cd7af2323319e.txt"
+    assert skip["captured"] == "2025-10-28 | 2026-01-08"
+    assert (skip["positions"], skip["upvotes"]) == ("32 | 14", "14 | 14")
+
+
+async def test_repos_by_owner(site):
+    rows = await get_json(site, "/papers/repos_by_owner.json", _shape="array", owner="opengvlab")
+    assert [(r["owner"], r["repositories"], r["names"]) for r in rows] == [("OpenGVLab", 2, "M3I-Pretraining, PonderV2")]
+    everyone = await get_json(site, "/papers/repos_by_owner.json", _shape="array")
+    assert sum(row["repositories"] for row in everyone) == 85
+
+
+async def test_top_upvoted(site):
+    rows = await get_json(site, "/papers/top_upvoted.json", _shape="array")
+    assert rows[0]["title"] == SKIP_A_LAYER and rows[0]["latest_upvotes"] == 14
+    assert [r["latest_upvotes"] for r in rows] == sorted((r["latest_upvotes"] for r in rows), reverse=True)
+
+
+async def test_papers_per_year(site, papers_db):
+    rows = await get_json(site, "/papers/papers_per_year.json", _shape="array")
+    assert sum(row["papers"] for row in rows) == sql(papers_db, "select count(*) from papers")[0][0]
+    assert sum(row["with_code"] for row in rows) == sql(papers_db, "select count(*) from papers where code_links > 0")[0][0]
+
+
+async def test_dumps_query(site):
+    rows = await get_json(site, "/papers/dumps.json", _shape="array")
+    assert {row["name"]: row["entry_count"] for row in rows} == {
+        "000_cb7cd7af2323319e.txt": 41,
+        "001_aac3630fa6cd08cf.txt": 84,
+        "002_073c856badb15984.txt": 75,
+        "003_d70b61c28a3beeab.txt": 95,
+        "004_fa38fd4572169ea6.txt": 60,
+    }
+    assert [row["capture_date"] for row in rows][:3] == ["2025-10-28", "2025-10-31", "2026-01-08"]
+
+
+async def test_related(site, papers_db):
+    [(prop_id,)] = sql(papers_db, "select id from papers where title like 'PROP: Pre-training%'")
+    rows = await get_json(site, "/papers/related.json", _shape="array", id=str(prop_id))
+    assert len(rows) == 5
+    assert rows[0]["title"] == "B-PROP: Bootstrapped Pre-training with Representative Words Prediction for Ad-hoc Retrieval"
+    for bad in ("", "abc", "1 or 1=1", "-1"):
+        assert await get_json(site, "/papers/related.json", _shape="array", id=bad) == []
+
+
+async def test_every_saved_query_is_titled_described_and_answers(site):
+    metadata = (await get_json(site, "/-/metadata.json"))["databases"]["papers"]["queries"]
+    assert set(metadata) == {
+        "search",
+        "papers_with_code",
+        "seen_in_several_listings",
+        "repos_by_owner",
+        "top_upvoted",
+        "papers_per_year",
+        "dumps",
+        "related",
+    }
+    for name, query in metadata.items():
+        assert query["title"] and query["description"], name
+        for path in (f"/papers/{name}", f"/papers/{name}.json"):
+            assert (await site.client.get(path)).status_code == 200, path
+
+
+async def test_default_facets_on_papers(site, papers_db):
+    data = await get_json(site, "/papers/papers.json", _extra="facet_results")
+    facets = data["facet_results"]
+    assert set(facets) == {"published_year", "has_code", "organisation", "appearances", "listed_in"}
+    assert data.get("facets_timed_out", []) == []
+    years = {item["value"]: item["count"] for item in facets["published_year"]["results"]}
+    assert years == dict(sql(papers_db, "select published_year, count(*) from papers where published_year is not null group by 1"))
+    listed = {item["value"]: item["count"] for item in facets["listed_in"]["results"]}
+    assert listed == dict(sql(papers_db, "select dump, count(distinct paper_id) from appearances group by dump"))
+
+
+async def test_repos_facets_and_labels(site):
+    data = await get_json(site, "/papers/repos.json", _extra="facet_results")
+    assert set(data["facet_results"]) == {"owner", "host"}
+    hosts = [(item["value"], item["count"]) for item in data["facet_results"]["host"]["results"]]
+    assert hosts == [("github.com", 85)]
+    owners = {item["value"]: item["count"] for item in data["facet_results"]["owner"]["results"]}
+    assert owners["OpenGVLab"] == owners["mlfoundations"] == 2
+
+
+async def test_table_search_on_papers(site):
+    rows = await get_json(site, "/papers/papers.json", _search="attentive", _shape="array")
+    assert PROBING in {row["title"] for row in rows}
+    for q in HOSTILE[:12]:
+        response = await site.client.get("/papers/papers.json", params={"_search": q})
+        assert response.status_code in (200, 400), q
+        assert response.status_code != 500
+
+
+async def test_links_to_papers_show_titles(site, papers_db):
+    response = await site.client.get("/papers/appearances")
+    assert response.status_code == 200
+    [(title,)] = sql(papers_db, "select p.title from appearances a join papers p on p.id = a.paper_id order by a.dump, a.position limit 1")
+    assert title in response.text
+
+
+async def test_paper_page_shows_code_links_listings_and_related(site, papers_db):
+    [(paper_id,)] = sql(papers_db, "select id from papers where title = ?", [PROBING])
+    response = await site.client.get(f"/papers/papers/{paper_id}")
+    assert response.status_code == 200
+    html = response.text
+    assert '<a href="https://github.com/billpsomas/efficient-probing" rel="noopener nofollow">' in html
+    assert 'href="/papers/dumps/000_cb7cd7af2323319e~2Etxt"' in html
+    assert "Related papers" in html
+    related = sql(papers_db, "select p.title from related r join papers p on p.id = r.related_id where r.paper_id = ? order by rank", [paper_id])
+    positions = [html.index(title.replace("'", "&#39;")) for (title,) in related]
+    assert len(related) == 5 and positions == sorted(positions)
+    listing = await site.client.get("/papers/dumps/000_cb7cd7af2323319e~2Etxt")
+    assert listing.status_code == 200
+
+
+async def test_missing_paper_is_a_404_not_a_500(site):
+    for path in ("/papers/papers/123", "/papers/papers/abc", "/papers/nosuchtable", "/nosuchdb"):
+        assert (await site.client.get(path)).status_code == 404, path
+    assert (await site.client.get("/papers/papers/%00")).status_code in (302, 404)  # Datasette redirects NUL away
+
+
+async def test_whole_database_downloads(site, papers_db):
+    response = await site.client.get("/papers.db")
+    assert response.status_code == 200
+    assert response.content == papers_db.read_bytes()
+
+
+async def test_metadata_title_license_source_and_descriptions(site):
+    metadata = await get_json(site, "/-/metadata.json")
+    assert metadata["title"] == "Daily Papers search"
+    assert metadata["source_url"] == "https://huggingface.co/papers"
+    assert metadata["license"] and metadata["about_url"] == "/about"
+    tables = metadata["databases"]["papers"]["tables"]
+    with sqlite3.connect(next(iter([site.databases["papers"].path]))) as conn:
+        for table in ("papers", "repos", "links", "appearances", "dumps", "related"):
+            assert tables[table]["description"], table
+            columns = {row[1] for row in conn.execute(f"pragma table_info({table})")}
+            assert set(tables[table]["columns"]) == columns, table
+
+
+async def test_fts_tables_are_hidden(site):
+    tables = (await get_json(site, "/papers.json"))["tables"]
+    hidden = {t["name"] for t in tables if t["hidden"]}
+    assert {"papers_fts", "papers_fts_data", "papers_fts_idx", "papers_fts_docsize", "papers_fts_config"} <= hidden
+    assert not {"papers", "repos", "links", "appearances", "dumps", "related"} & hidden
+
+
+async def test_home_and_about_pages(site):
+    home = await site.client.get("/")
+    assert home.status_code == 200
+    assert '<form class="paper-search" action="/papers/search"' in home.text
+    about = await site.client.get("/about")
+    assert about.status_code == 200
+    assert "<h1>Daily Papers search</h1>" in about.text
+
+
+async def test_search_page_shows_cards_with_marked_words(site):
+    html = (await site.client.get("/papers/search", params={"q": "attentive probing"})).text
+    first = html.index('<li class="result">')
+    assert PROBING.replace("'", "&#39;") in html[first : first + 600]
+    assert "<mark>probing</mark>" in html.lower()
+    assert '<a href="https://github.com/billpsomas/efficient-probing" rel="noopener nofollow">' in html
+
+
+async def test_settings_are_the_documented_ones(site):
+    settings = await get_json(site, "/-/settings.json")
+    assert settings["sql_time_limit_ms"] == 1500
+    assert settings["max_returned_rows"] == 1000
+    assert settings["allow_download"] is True
+    assert settings["default_cache_ttl"] == 3600
