@@ -1,4 +1,4 @@
-"""The paper page: its code links, the listings it appeared on and related papers.
+"""The paper page: the paper itself, its code links, the listings it appeared on and related papers.
 
 Datasette's row page shows the columns of one paper; readers also want what
 points at it. The data comes from three small indexed queries, run only for
@@ -11,6 +11,11 @@ from __future__ import annotations
 from datasette import hookimpl
 from datasette.utils import tilde_encode
 
+PAPER_SQL = """
+select id, title, abstract, published, authors_count, organisation, appearances, latest_upvotes,
+    first_seen, last_seen
+from papers where id = :id
+"""
 LINKS_SQL = """
 select url, kind, repo_id, path from links where paper_id = :id order by ordinal
 """
@@ -38,6 +43,7 @@ async def paper_context(datasette, database: str, paper_id: str) -> dict:
         return datasette.urls.row(database, table, tilde_encode(str(key)))
 
     return {
+        "paper": next(iter(await rows(PAPER_SQL)), None),
         "paper_links": await rows(LINKS_SQL),
         "paper_listings": await rows(LISTINGS_SQL),
         "paper_related": await rows(RELATED_SQL),

@@ -207,6 +207,12 @@ def test_search_from_home_page_to_paper_and_its_code(page, server):
     assert "&lt;mark&gt;" not in page.content()
     assert "<mark>" not in " ".join(cards.locator(".snippet").all_inner_texts())
 
+    # The site's stylesheet is loaded: cards have a border and marks the site's colour.
+    border = cards.first.evaluate("e => getComputedStyle(e).borderTopWidth")
+    assert border == "1px", border
+    mark_colour = cards.first.locator(".snippet mark").first.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert mark_colour == "rgb(255, 229, 138)", mark_colour
+
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "search.png"), full_page=True)
 
@@ -214,12 +220,13 @@ def test_search_from_home_page_to_paper_and_its_code(page, server):
     cards.first.locator(".result-title a").click()
     page.wait_for_url(re.compile(r"/papers/papers/\d+$"))
     assert re.fullmatch(r"/papers/papers/\d+", urlsplit(page.url).path)
-    title_cell = page.locator("table.rows-and-columns td.col-title").first
-    assert title_cell.is_visible()
-    assert title_cell.inner_text().strip() == EXPECTED_TOP_TITLE
+    heading = page.locator("h1.paper-title")
+    assert heading.is_visible()
+    assert heading.inner_text().strip() == EXPECTED_TOP_TITLE
+    assert page.title() == EXPECTED_TOP_TITLE
 
     # "Code and links" lists the repository with a safe rel.
-    heading = page.locator("section.paper-extra h2", has_text="Code and links")
+    heading = page.locator("article.paper h2", has_text="Code and links")
     assert heading.is_visible()
     code_link = page.locator(f'ul.paper-links a[href="{EXPECTED_CODE_URL}"]')
     assert code_link.count() == 1
