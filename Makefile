@@ -7,7 +7,7 @@ DUMPS := $(wildcard data/*.txt) $(wildcard data/dumps.yml)
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: serve build rebuild test clean
+.PHONY: serve build rebuild test bench-relevance clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ serve: $(DB)
 
 test: $(BIN)/.installed
 	$(BIN)/pytest -q
+
+# Relevance of `search` against plain FTS5, by query class; also rewrites the table in docs/search.md.
+bench-relevance: $(BIN)/.installed
+	$(BIN)/python -m bench.relevance.evaluate --write-docs
 
 clean:
 	rm -rf $(VENV) $(DB)

@@ -27,6 +27,7 @@ from .capture import Capture, Evidence, infer_capture_years
 from .links import find_links
 from .parser import Entry, Page, decode_lines, parse_dump, parse_month_day
 from .related import compute_related
+from .text import search_terms
 from .schema import FTS_TABLE, create_schema
 
 BATCH_SIZE = 2000
@@ -243,7 +244,7 @@ def _write_batch(db: sqlite_utils.Database, dump_name: str, batch: list[Entry]) 
     papers, appearances, links, repos = [], [], [], {}
     for entry in batch:
         pid = paper_id(entry.title)
-        papers.append((pid, entry.title, entry.abstract, title_key(entry.title)))
+        papers.append((pid, entry.title, entry.abstract, title_key(entry.title), search_terms(entry.title, entry.abstract)))
         appearances.append(
             (
                 dump_name,
@@ -263,9 +264,10 @@ def _write_batch(db: sqlite_utils.Database, dump_name: str, batch: list[Entry]) 
             links.append((pid, ordinal, link.url, link.raw, link.kind, link.host, repo_id, link.path))
     conn = db.conn
     conn.executemany(
-        """insert into papers (id, title, abstract, title_key, appearances, code_links, has_code)
-        values (?, ?, ?, ?, 0, 0, 0)
-        on conflict(id) do update set title = excluded.title, abstract = excluded.abstract
+        """insert into papers (id, title, abstract, title_key, search_terms, appearances, code_links, has_code)
+        values (?, ?, ?, ?, ?, 0, 0, 0)
+        on conflict(id) do update set
+            title = excluded.title, abstract = excluded.abstract, search_terms = excluded.search_terms
         where papers.title is not excluded.title or papers.abstract is not excluded.abstract""",
         papers,
     )

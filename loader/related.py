@@ -14,26 +14,25 @@ import re
 import sqlite3
 from collections import Counter
 
+from .text import STOPWORDS
+
 TERMS_PER_PAPER = 12
 RELATED_PER_PAPER = 5
 TITLE_WEIGHT = 3
 
-STOPWORDS = frozenset(
-    """a about above across after again against all also although among an and any are as at be because been
-    being between both but by can could did do does doing during each either et etc for from further had has
-    have having here how however i if in into is it its itself just may more most much must no nor not of
-    off on once one only or other our ours out over own paper per propose proposed same several should show
-    shows so some such than that the their them then there these they this those through thus to too two
-    under until up upon us use used uses using very via was we well were what when where whether which while
-    who whom why will with within without would yet you your new novel approach method methods results
-    based work existing recent recently model models task tasks data performance state art""".split()
+# Words too common in abstracts to tell papers apart, on top of the ordinary stop words.
+COMMON_IN_ABSTRACTS = frozenset(
+    """paper propose proposed show shows new novel approach method methods results based work existing recent
+    recently model models task tasks data performance state art two one""".split()
 )
 _WORD = re.compile(r"[^\W_]{2,}")
 
 
 def words(text: str) -> list[str]:
     """Lower-cased words of two or more letters or digits, stop words left out."""
-    return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and not w.isdigit()]
+    return [
+        w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and w not in COMMON_IN_ABSTRACTS and not w.isdigit()
+    ]
 
 
 def paper_terms(title: str, abstract: str) -> Counter[str]:

@@ -55,6 +55,7 @@ PAPERS = Table(
         "code_links": int,  # links to code repositories
         "has_code": int,  # 1 when code_links > 0, for faceting
         "title_key": str,  # the normalised title the id is derived from
+        "search_terms": str,  # compounds joined (pre-training -> pretraining), indexed for search
     },
     pk="id",
     indexes=(
@@ -65,7 +66,7 @@ PAPERS = Table(
         ("latest_upvotes",),
         ("published",),
     ),
-    not_null=frozenset({"title", "abstract", "appearances", "code_links", "has_code", "title_key"}),
+    not_null=frozenset({"title", "abstract", "appearances", "code_links", "has_code", "title_key", "search_terms"}),
 )
 
 REPOS = Table(
@@ -134,7 +135,8 @@ RELATED = Table(
 TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, RELATED)
 
 FTS_TABLE = "papers_fts"
-FTS_COLUMNS = ("title", "abstract")
+FTS_COLUMNS = ("title", "abstract", "search_terms")
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 
 
 def create_schema(db: sqlite_utils.Database) -> None:
@@ -151,4 +153,23 @@ def create_schema(db: sqlite_utils.Database) -> None:
             db[table.name].create_index(list(columns), if_not_exists=True)
     db[PAPERS.name].create_index(["title_key"], unique=True, if_not_exists=True)
     if FTS_TABLE not in db.table_names():
-        db[PAPERS.name].enable_fts(list(FTS_COLUMNS), create_triggers=True, replace=True)
+        db[PAPERS.name].enable_fts(list(FTS_COLUMNS), create_triggers=True, replace=True, tokenize=FTS_TOKENIZE)
+        _reindex_only_on_text_updates(db)
+
+
+def _reindex_only_on_text_updates(db: sqlite_utils.Database) -> None:
+    """Replace sqlite-utils' update trigger with one that fires only when indexed text changes.
+
+    The loader updates derived columns (counts, dates) of every touched paper;
+    re-indexing the text each time would double the cost of a build.
+    """
+    columns = ", ".join(FTS_COLUMNS)
+    old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+    new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+    db.execute("drop trigger papers_au")
+    db.execute(
+        f"""create trigger papers_au after update of {columns} on papers begin
+        insert into {FTS_TABLE} ({FTS_TABLE}, rowid, {columns}) values ('delete', old.rowid, {old});
+        insert into {FTS_TABLE} (rowid, {columns}) values (new.rowid, {new});
+        end"""
+    )

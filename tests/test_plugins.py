@@ -2,52 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from plugins.about import readme_html
 from plugins.code_links import code_links, is_web_url, link
 from plugins.highlight import highlight
-from plugins.search_query import MATCH_NOTHING, to_fts_query
-
-
-@pytest.mark.parametrize(
-    "typed, query",
-    [
-        ("contrastive learning", '"contrastive" "learning"'),
-        ("contrast*", '"contrast"*'),
-        ('"masked image modeling"', '"masked image modeling"'),
-        ("pre-training", '"pre training"'),
-        ("Swin-UMamba", '"Swin UMamba"'),
-        ("title:probing", 'title : "probing"'),
-        ('abstract:"linear probing"', 'abstract : "linear probing"'),
-        ("nosuch:word", '"nosuch word"'),
-        ("a AND (b OR", '"a" "AND" "b" "OR"'),
-        ("NEAR(x y", '"NEAR x" "y"'),  # punctuation joins words into a phrase, as in pre-training
-        ("^x", '"x"'),
-        ('"unclosed phrase', '"unclosed phrase"'),
-        ("nul\x00byte\nline", '"nul byte" "line"'),
-        ("", MATCH_NOTHING),
-        ("  * ^ ( ) :", MATCH_NOTHING),
-    ],
-)
-def test_fts_query(typed, query):
-    assert to_fts_query(typed) == query
-
-
-def test_fts_query_is_always_valid_fts5():
-    conn = sqlite3.connect(":memory:")
-    conn.execute("create virtual table t using fts5(title, abstract)")
-    conn.execute("insert into t values ('Attentive probing', 'linear probing of masked image models')")
-    for typed in ['"', "'", "a OR", "x" * 5000, "title:", "(((", "*a*", "-x", "\u202e", "NOT"]:
-        conn.execute("select * from t where t match ?", [to_fts_query(typed)]).fetchall()
-    assert conn.execute("select count(*) from t where t match ?", [to_fts_query("prob*")]).fetchone() == (1,)
-    assert conn.execute("select count(*) from t where t match ?", [to_fts_query("title:linear")]).fetchone() == (0,)
-
-
-def test_fts_query_keeps_at_most_32_terms():
-    assert to_fts_query(" ".join(f"w{i}" for i in range(100))).count('"') == 64
 
 
 def test_highlight_escapes_then_marks():

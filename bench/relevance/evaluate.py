@@ -1,0 +1,176 @@
+"""Relevance benchmark: hand-judged queries against the `search` saved query and a baseline.
+
+Ours is the `search` saved query, asked through Datasette exactly as a user
+asks it. The baseline is what Datasette gives out of the box: a plain FTS5
+index (unicode61 tokenizer) over title and abstract, queried with Datasette's
+default escaping (`escape_fts`) and ordered by FTS5's rank.
+
+Metrics, per query then averaged (overall and per class):
+- Recall@k = expected papers in the top k / min(k, number expected), so a
+  perfect ranking scores 1 even when several papers are expected;
+- MRR = 1 / rank of the first expected paper (0 when none is returned).
+
+Run: `make bench-relevance` (or `python -m bench.relevance.evaluate [--write-docs]`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from datasette.utils import escape_fts
+
+from loader.build import build
+from loader.site import ROOT, datasette_instance
+
+JUDGEMENTS = Path(__file__).with_name("queries.yml")
+DOCS = ROOT / "docs" / "search.md"
+DEPTH = 10  # results looked at per query
+TABLE_START, TABLE_END = "<!-- relevance:start -->", "<!-- relevance:end -->"
+
+
+@dataclass(frozen=True)
+class Query:
+    q: str
+    kind: str
+    expected: tuple[str, ...]
+
+
+@dataclass
+class Scores:
+    recall_1: list[float] = field(default_factory=list)
+    recall_5: list[float] = field(default_factory=list)
+    reciprocal_ranks: list[float] = field(default_factory=list)
+
+    def add(self, ranking: list[str], expected: tuple[str, ...]) -> None:
+        for k, bucket in ((1, self.recall_1), (5, self.recall_5)):
+            bucket.append(len(set(ranking[:k]) & set(expected)) / min(k, len(expected)))
+        rank = next((i for i, title in enumerate(ranking, start=1) if title in expected), None)
+        self.reciprocal_ranks.append(1 / rank if rank else 0.0)
+
+    @property
+    def summary(self) -> tuple[float, float, float]:
+        n = len(self.reciprocal_ranks)
+        return (sum(self.recall_1) / n, sum(self.recall_5) / n, sum(self.reciprocal_ranks) / n)
+
+
+@dataclass
+class Report:
+    ours: dict[str, Scores]
+    baseline: dict[str, Scores]
+    misses: list[tuple[str, str, list[str]]]  # (query, class, our top 5) where ours missed at 5
+    related_found: int
+    related_total: int
+
+    def table(self) -> str:
+        lines = [
+            "| class | queries | baseline R@1 | baseline R@5 | baseline MRR | ours R@1 | ours R@5 | ours MRR |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for kind in sorted(self.ours, key=lambda k: (k == "all", k)):
+            b, o = self.baseline[kind].summary, self.ours[kind].summary
+            n = len(self.ours[kind].reciprocal_ranks)
+            name = f"**{kind}**" if kind == "all" else kind
+            lines.append(f"| {name} | {n} | " + " | ".join(f"{v:.3f}" for v in (*b, *o)) + " |")
+        lines.append("")
+        lines.append(
+            f"Related papers: the partner is in the top 5 for {self.related_found} of "
+            f"{self.related_total} directed pairs ({self.related_found / self.related_total:.0%})."
+        )
+        return "\n".join(lines)
+
+
+def load_judgements(path: Path = JUDGEMENTS) -> tuple[list[Query], list[tuple[str, str]]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    queries = [Query(str(item["q"]), item["class"], tuple(item["expected"])) for item in data["queries"]]
+    pairs = [(item["a"], item["b"]) for item in data["related"]]
+    return queries, pairs
+
+
+def baseline_index(db: Path) -> sqlite3.Connection:
+    """Datasette's out-of-the-box search: plain unicode61 FTS5 over title and abstract."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("create virtual table fts using fts5(title, abstract, tokenize='unicode61')")
+    source = sqlite3.connect(db)
+    conn.executemany("insert into fts values (?, ?)", source.execute("select title, abstract from papers"))
+    return conn
+
+
+def baseline_search(conn: sqlite3.Connection, q: str) -> list[str]:
+    try:
+        rows = conn.execute(
+            "select title from fts where fts match ? order by rank limit ?", [escape_fts(q), DEPTH]
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return []  # Datasette shows an error page here; for the benchmark that is no result
+    return [title for (title,) in rows]
+
+
+async def our_search(site, q: str) -> list[str]:
+    response = await site.client.get("/papers/search.json", params={"q": q, "_shape": "array"})
+    response.raise_for_status()
+    return [row["title"] for row in response.json()][:DEPTH]
+
+
+def related_hits(db: Path, pairs: list[tuple[str, str]]) -> tuple[int, int]:
+    conn = sqlite3.connect(db)
+    ids = dict(conn.execute("select title, id from papers"))
+    found = 0
+    for a, b in pairs:
+        for one, other in ((a, b), (b, a)):
+            top = {row[0] for row in conn.execute("select related_id from related where paper_id = ? and rank <= 5", [ids[one]])}
+            found += ids[other] in top
+    return found, 2 * len(pairs)
+
+
+async def evaluate(db: Path) -> Report:
+    queries, pairs = load_judgements()
+    site = datasette_instance(db)
+    base = baseline_index(db)
+    ours: dict[str, Scores] = defaultdict(Scores)
+    baseline: dict[str, Scores] = defaultdict(Scores)
+    misses = []
+    for query in queries:
+        ranking = await our_search(site, query.q)
+        base_ranking = baseline_search(base, query.q)
+        for kind in (query.kind, "all"):
+            ours[kind].add(ranking, query.expected)
+            baseline[kind].add(base_ranking, query.expected)
+        if not set(ranking[:5]) & set(query.expected):
+            misses.append((query.q, query.kind, ranking[:5]))
+    found, total = related_hits(db, pairs)
+    return Report(dict(ours), dict(baseline), misses, found, total)
+
+
+def write_docs(report: Report, path: Path = DOCS) -> None:
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    path.write_text(text[:start] + "\n" + report.table() + "\n" + text[end:], encoding="utf-8")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--write-docs", action="store_true", help=f"replace the table in {DOCS.relative_to(ROOT)}")
+    parser.add_argument("--misses", action="store_true", help="list the queries ours misses at 5")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "papers.db"
+        build(db, [ROOT / "data"])
+        report = asyncio.run(evaluate(db))
+    print(report.table())
+    if args.misses:
+        for q, kind, top in report.misses:
+            print(f"\nMISS [{kind}] {q}\n  " + "\n  ".join(top))
+    if args.write_docs:
+        write_docs(report)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,122 @@
+"""The query side of search: anything a visitor types -> safe FTS5 queries; exact phrase checks.
+
+The search box must never answer with an error page, so user input never
+reaches MATCH as syntax: words become quoted terms, `"..."` stays a phrase,
+a trailing `*` stays a prefix search and `title:`/`abstract:` pick a column.
+Everything else (operators, brackets, NUL, `^`) is plain text.
+
+SQL functions that `plugins/search_query.py` registers on every connection:
+- `fts_query(q)`: every term required (the first tier of the `search` query);
+- `fts_any(q)`: phrases required, any other term enough (the fallback tier);
+- `exact_phrases(q, title, abstract)`: 1 when each quoted phrase of `q` stands
+  in the text word for word, since the stemmed index alone would also let
+  "masked image modelling" answer "masked image modeling".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from loader.text import STOPWORDS, WORD, joined
+
+MAX_QUERY_CHARS = 1000  # a longer query is cut: nobody types more, and MATCH cost grows with it
+MAX_TERMS = 32
+COLUMNS = ("title", "abstract")
+MATCH_NOTHING = '""'  # an empty phrase: valid FTS5 that matches no row
+
+_TOKENS = re.compile(r'(?:(\w+):)?"([^"]*)"?|([^\s"]+)')
+
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple[str, ...]
+    phrase: bool = False  # quoted by the visitor: required, and checked exactly
+    prefix: bool = False
+    column: str | None = None
+
+    def fts(self) -> str:
+        star = "*" if self.prefix else ""
+        text = _quoted(self.words) + star
+        if len(self.words) > 1 and not self.phrase:  # pre-training: the phrase or the joined word
+            text = f"({text} OR {_quoted([joined(' '.join(self.words))])}{star})"
+        return f"{self.column} : {text}" if self.column else text
+
+
+def parse(text: str | None) -> list[Term]:
+    """The visitor's terms, in order; stop words dropped unless nothing else is left."""
+    terms = []
+    for column, phrase, token in _TOKENS.findall((text or "")[:MAX_QUERY_CHARS]):
+        if token:
+            column, _, rest = token.partition(":") if ":" in token else ("", "", token)
+            if column.lower() not in COLUMNS:
+                column, rest = "", token
+            words, prefix, quoted = WORD.findall(rest), rest.endswith("*"), False
+        else:
+            words, prefix, quoted = WORD.findall(phrase), False, True
+        if words:
+            terms.append(Term(tuple(words), quoted, prefix, column.lower() if column.lower() in COLUMNS else None))
+    meaningful = [t for t in terms if t.phrase or t.prefix or t.column or not _is_stopword(t)]
+    return (meaningful or terms)[:MAX_TERMS]
+
+
+def _is_stopword(term: Term) -> bool:
+    return len(term.words) == 1 and term.words[0].lower() in STOPWORDS
+
+
+def _quoted(words) -> str:
+    return '"' + " ".join(words) + '"'
+
+
+def to_fts_query(text: str | None) -> str:
+    """A valid FTS5 MATCH expression requiring every term of `text`."""
+    return " AND ".join(term.fts() for term in parse(text)) or MATCH_NOTHING
+
+
+def to_fts_any(text: str | None) -> str:
+    """A valid FTS5 MATCH expression requiring the phrases of `text` and any one of its other terms."""
+    terms = parse(text)
+    required = [term.fts() for term in terms if term.phrase]
+    optional = [term.fts() for term in terms if not term.phrase]
+    if optional:
+        required.append("(" + " OR ".join(optional) + ")")
+    return " AND ".join(required) or MATCH_NOTHING
+
+
+def exact_phrases(text: str | None, title: str | None, abstract: str | None) -> int:
+    """1 when every quoted phrase of `text` occurs in title or abstract with the same words in order."""
+    if not text or '"' not in text:
+        return 1
+    haystack = f"{title or ''}\n{abstract or ''}"
+    for term in parse(text):
+        if term.phrase:
+            pattern = r"(?<![^\W_])" + r"[\W_]+".join(map(re.escape, term.words)) + r"(?![^\W_])"
+            if not re.search(pattern, haystack, re.IGNORECASE):
+                return 0
+    return 1
+
+
+def match_boost(text: str | None, title: str | None, abstract: str | None) -> float:
+    """A multiplier >= 1 for a candidate's BM25 score, from what BM25 over stems cannot see.
+
+    - exact: the share of query words present in their exact form, not only
+      as a stem (`apple` the owner, not `apples`);
+    - together: the share of neighbouring query words that stand next to
+      each other in the text (`1.3 million`, `transfer learning`);
+    - in title: the share of neighbouring query words together in the title.
+    Applied to the best candidates only, so its cost does not grow with the corpus.
+    """
+    words = [w.lower() for term in parse(text) if not term.prefix for w in term.words if w.lower() not in STOPWORDS]
+    if not words:
+        return 1.0
+    body = f"{title or ''}\n{abstract or ''}".lower()
+    present = set(WORD.findall(body))
+    exact = sum(w in present for w in words) / len(words)
+    pairs = list(zip(words, words[1:]))
+    together = sum(_adjacent(a, b, body) for a, b in pairs) / len(pairs) if pairs else exact
+    in_title = sum(_adjacent(a, b, (title or "").lower()) for a, b in pairs) / len(pairs) if pairs else 0.0
+    return 1.0 + 0.5 * exact + 0.5 * together + 0.5 * in_title
+
+
+def _adjacent(first: str, second: str, text: str) -> bool:
+    return re.search(rf"(?<![^\W_]){re.escape(first)}[\W_]+{re.escape(second)}(?![^\W_])", text) is not None

@@ -1,0 +1,45 @@
+"""The relevance benchmark, run with floors so ranking can only get better.
+
+Floors are the issue's targets (Recall@5 >= 0.95, MRR >= 0.90 overall) and,
+per query class, the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bench.relevance.evaluate import evaluate, load_judgements
+
+
+@pytest.fixture(scope="module")
+def report(papers_db):
+    return asyncio.run(evaluate(papers_db))
+
+
+def test_judgements_cover_every_class_with_enough_queries():
+    queries, pairs = load_judgements()
+    classes = {}
+    for query in queries:
+        classes[query.kind] = classes.get(query.kind, 0) + 1
+    assert len(queries) >= 40 and len(pairs) >= 10
+    assert set(classes) == {"compound", "partial", "title", "name", "number", "owner", "prefix", "paraphrase", "phrase"}
+    assert min(classes.values()) >= 5
+
+
+def test_overall_targets(report):
+    recall_1, recall_5, mrr = report.ours["all"].summary
+    assert recall_5 >= 0.95, report.table()
+    assert mrr >= 0.90, report.table()
+
+
+def test_never_worse_than_the_baseline_on_any_class(report):
+    for kind, scores in report.ours.items():
+        ours, baseline = scores.summary, report.baseline[kind].summary
+        for name, mine, theirs in zip(("R@1", "R@5", "MRR"), ours, baseline):
+            assert mine >= theirs, f"{kind} {name}: ours {mine:.3f} < baseline {theirs:.3f}\n{report.table()}"
+
+
+def test_related_pairs_found(report):
+    assert report.related_found / report.related_total >= 0.75, report.table()

@@ -1,0 +1,90 @@
+"""The query side of search (loader.search) and index-time compounds (loader.text)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from loader.search import MATCH_NOTHING, exact_phrases, match_boost, parse, to_fts_any, to_fts_query
+from loader.text import compound_terms, joined, search_terms
+
+
+@pytest.mark.parametrize(
+    "typed, query",
+    [
+        ("contrastive learning", '"contrastive" AND "learning"'),
+        ("contrast*", '"contrast"*'),
+        ('"masked image modeling"', '"masked image modeling"'),
+        ("pre-training", '("pre training" OR "pretraining")'),
+        ("Swin-UMamba*", '("Swin UMamba"* OR "swinumamba"*)'),
+        ("title:probing", 'title : "probing"'),
+        ('abstract:"linear probing"', 'abstract : "linear probing"'),
+        ("nosuch:word", '("nosuch word" OR "nosuchword")'),
+        ("a AND (b OR", '"b"'),  # operators are plain words, and these ones stop words
+        ("the of and", '"the" AND "of" AND "and"'),  # unless nothing else is left
+        ("^x", '"x"'),
+        ('"unclosed phrase', '"unclosed phrase"'),
+        ("nul\x00byte\nline", '("nul byte" OR "nulbyte") AND "line"'),
+        ("", MATCH_NOTHING),
+        ("  * ^ ( ) :", MATCH_NOTHING),
+    ],
+)
+def test_every_term_required(typed, query):
+    assert to_fts_query(typed) == query
+
+
+def test_fallback_needs_the_phrases_and_any_other_term():
+    assert to_fts_any('barlow twins mixup "redundancy reduction"') == (
+        '"redundancy reduction" AND ("barlow" OR "twins" OR "mixup")'
+    )
+    assert to_fts_any("covid faq") == '("covid" OR "faq")'
+    assert to_fts_any("") == MATCH_NOTHING
+
+
+def test_queries_are_always_valid_fts5():
+    conn = sqlite3.connect(":memory:")
+    conn.execute("create virtual table t using fts5(title, abstract, search_terms, tokenize='porter unicode61')")
+    conn.execute("insert into t values ('Attentive probing', 'linear probing of masked image models', 'selfsupervised')")
+    for typed in ['"', "'", "a OR", "x" * 5000, "title:", "(((", "*a*", "-x", "\u202e", "NOT", "a-b-c*", 'title:"x y" z']:
+        for build in (to_fts_query, to_fts_any):
+            conn.execute("select * from t where t match ?", [build(typed)]).fetchall()
+    assert conn.execute("select count(*) from t where t match ?", [to_fts_query("prob*")]).fetchone() == (1,)
+    assert conn.execute("select count(*) from t where t match ?", [to_fts_query("title:linear")]).fetchone() == (0,)
+    assert conn.execute("select count(*) from t where t match ?", [to_fts_query("self-supervised")]).fetchone() == (1,)
+
+
+def test_at_most_32_terms():
+    assert len(parse(" ".join(f"w{i}" for i in range(100)))) == 32
+
+
+def test_exact_phrases():
+    abstract = "We revisit masked-image modeling. Masked image modelling is popular."
+    assert exact_phrases('"masked image modeling"', "T", abstract) == 1  # punctuation between words is fine
+    assert exact_phrases('"image modelling is"', "T", abstract) == 1
+    assert exact_phrases('"masked image models"', "T", abstract) == 0  # a stem is not the phrase
+    assert exact_phrases('"asked image"', "T", abstract) == 0  # whole words only
+    assert exact_phrases("no quotes at all", "T", abstract) == 1
+    assert exact_phrases(None, None, None) == 1
+
+
+def test_match_boost_prefers_exact_words_and_words_together():
+    title = "LVM-Med: learning from 1.3 million medical images"
+    assert match_boost("1.3 million medical images", title, "") == 2.5  # exact, together, in title
+    assert match_boost("1.3 million medical images", "Other", "13 million images, 1 medical, 3 more") == 1.5
+    assert match_boost("apple", "", "code at github.com/apple/ml-mofi") > match_boost("apple", "", "apples-to-apples")
+    assert match_boost("the of", "", "") == 1.0
+    assert match_boost("distill*", "", "distillation") == 1.0  # prefixes are not judged on exactness
+
+
+def test_joined_and_compounds():
+    assert joined("Pre-Training") == "pretraining"
+    assert compound_terms("Self Supervised pre-training and re‑identification, fine tuning the pre trained") == [
+        "pretraining",
+        "reidentification",
+        "selfsupervised",
+        "finetuning",
+        "pretrained",
+    ]
+    assert compound_terms("the pre of") == []  # a stop word after a prefix is not a compound
+    assert search_terms("Layer-wise Ensemble", "a state-of-the-art model") == "layerwise stateoftheart"
