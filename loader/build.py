@@ -28,7 +28,7 @@ from .links import find_links
 from .parser import Entry, Page, decode_lines, parse_dump, parse_month_day
 from .related import compute_related
 from .text import search_terms
-from .schema import FTS_TABLE, create_schema
+from .schema import FTS_TABLE, create_fts_triggers, create_schema, drop_fts_triggers, rebuild_fts
 
 BATCH_SIZE = 2000
 Progress = Callable[[int], None]
@@ -163,9 +163,15 @@ def build(
         db.execute("pragma synchronous = off")  # and fsynced once, at the end
         create_schema(db)
         before = db["papers"].count
+        bulk = before == 0
         with db.conn:
             _start_touch_tracking(db.conn)
+            if bulk:
+                drop_fts_triggers(db)
             touched = _load_dumps(db, plan, progress)
+            if bulk:
+                rebuild_fts(db)
+                create_fts_triggers(db)
             touched |= _update_captures(db, overrides)
             _refresh_papers(db, touched)
             compute_related(db.conn, FTS_TABLE)
@@ -393,8 +399,18 @@ select paper_id as id,
     max(capture_date) as last_seen,
     count(distinct dump) as appearances,
     cast(substr(max(case when date_iso is not null then seq || coalesce(upvotes, 0) end), 11) as integer)
-        as latest_upvotes
+        as latest_upvotes,
+    coalesce((select n from code_counts c where c.id = ordered.paper_id), 0) as code_links
 from ordered group by paper_id
+"""
+
+# One pass over the code links of touched papers (a per-paper subquery lets the planner
+# pick the `kind` index and scan every code link once per paper).
+_COUNT_CODE_LINKS = """
+create temp table code_counts as
+select paper_id as id, count(*) as n from links
+where kind = 'code' and paper_id in (select id from temp.touched)
+group by paper_id
 """
 
 _UPDATE_PAPERS = """
@@ -411,8 +427,8 @@ update papers set
         (select distinct dump from appearances a where a.paper_id = papers.id order by dump)
     ),
     latest_upvotes = d.latest_upvotes,
-    code_links = (select count(*) from links l where l.paper_id = papers.id and l.kind = 'code'),
-    has_code = exists (select 1 from links l where l.paper_id = papers.id and l.kind = 'code')
+    code_links = d.code_links,
+    has_code = d.code_links > 0
 from temp.derived d where d.id = papers.id
 """
 
@@ -433,14 +449,17 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int]) -> None:
     orphans = "select id from temp.touched where id not in (select paper_id from appearances)"
     conn.execute(f"delete from links where paper_id in ({orphans})")
     conn.execute(f"delete from papers where id in ({orphans})")
+    conn.execute(_COUNT_CODE_LINKS)
+    conn.execute("create unique index temp.code_counts_id on code_counts (id)")
     conn.execute(_DERIVE_PAPERS)
+    conn.execute("create unique index temp.derived_id on derived (id)")  # else the update scans it per paper
     conn.execute(_UPDATE_PAPERS)
     conn.execute(
         "update repos set papers = (select count(distinct paper_id) from links where repo_id = repos.id) "
         "where id in (select id from temp.touched_repos)"
     )
     conn.execute("delete from repos where papers = 0")
-    for table in ("derived", "touched", "touched_repos"):
+    for table in ("derived", "code_counts", "touched", "touched_repos"):
         conn.execute(f"drop table temp.{table}")
 
 

@@ -45,8 +45,15 @@ class Repo:
     url: str
 
 
+# Substrings every URL shape we recognise contains: a cheap test that skips most abstracts.
+_URL_HINTS = ("http", "github", "gitlab", "huggingface", "bitbucket", "codeberg", "gitee")
+
+
 def find_links(text: str) -> list[Link]:
     """Every URL in `text`, in order of appearance, each once."""
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _URL_HINTS):
+        return []
     links: list[Link] = []
     seen: set[str] = set()
     for match in URL_RE.finditer(text):

@@ -153,23 +153,31 @@ def create_schema(db: sqlite_utils.Database) -> None:
             db[table.name].create_index(list(columns), if_not_exists=True)
     db[PAPERS.name].create_index(["title_key"], unique=True, if_not_exists=True)
     if FTS_TABLE not in db.table_names():
-        db[PAPERS.name].enable_fts(list(FTS_COLUMNS), create_triggers=True, replace=True, tokenize=FTS_TOKENIZE)
-        _reindex_only_on_text_updates(db)
+        db[PAPERS.name].enable_fts(list(FTS_COLUMNS), replace=True, tokenize=FTS_TOKENIZE)
+        create_fts_triggers(db)
 
 
-def _reindex_only_on_text_updates(db: sqlite_utils.Database) -> None:
-    """Replace sqlite-utils' update trigger with one that fires only when indexed text changes.
+def create_fts_triggers(db: sqlite_utils.Database) -> None:
+    """Keep the FTS index in step with `papers`; an update re-indexes only when indexed text changes.
 
-    The loader updates derived columns (counts, dates) of every touched paper;
-    re-indexing the text each time would double the cost of a build.
+    (sqlite-utils' own update trigger fires on any column, and the loader updates
+    derived columns of every touched paper: that would double the cost of a build.)
     """
     columns = ", ".join(FTS_COLUMNS)
     old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
     new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
-    db.execute("drop trigger papers_au")
-    db.execute(
-        f"""create trigger papers_au after update of {columns} on papers begin
-        insert into {FTS_TABLE} ({FTS_TABLE}, rowid, {columns}) values ('delete', old.rowid, {old});
-        insert into {FTS_TABLE} (rowid, {columns}) values (new.rowid, {new});
-        end"""
-    )
+    delete = f"insert into {FTS_TABLE} ({FTS_TABLE}, rowid, {columns}) values ('delete', old.rowid, {old});"
+    insert = f"insert into {FTS_TABLE} (rowid, {columns}) values (new.rowid, {new});"
+    db.execute(f"create trigger if not exists papers_ai after insert on papers begin {insert} end")
+    db.execute(f"create trigger if not exists papers_ad after delete on papers begin {delete} end")
+    db.execute(f"create trigger if not exists papers_au after update of {columns} on papers begin {delete} {insert} end")
+
+
+def drop_fts_triggers(db: sqlite_utils.Database) -> None:
+    """For a bulk load into an empty table: index once at the end (`rebuild_fts`) instead of row by row."""
+    for trigger in ("papers_ai", "papers_ad", "papers_au"):
+        db.execute(f"drop trigger if exists {trigger}")
+
+
+def rebuild_fts(db: sqlite_utils.Database) -> None:
+    db.execute(f"insert into {FTS_TABLE} ({FTS_TABLE}) values ('rebuild')")

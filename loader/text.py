@@ -27,7 +27,11 @@ COMPOUND_PREFIXES = frozenset(
 )
 
 WORD = re.compile(r"[^\W_]+")
-HYPHENATED = re.compile(r"[^\W_]+(?:[-‐‑][^\W_]+)+")  # ASCII hyphen, Unicode hyphen, non-breaking hyphen
+# A compound prefix standing as a word, then the next word ("self supervised").
+PREFIX_PAIR = re.compile(r"(?<![^\W_])(" + "|".join(sorted(COMPOUND_PREFIXES)) + r")\s+(?=([^\W_]+))")  # the second word is not consumed: it may start a pair too
+# Hyphenated words (ASCII hyphen, Unicode hyphen, non-breaking hyphen), anchored at a word start
+# so the regex does not retry inside every word.
+HYPHENATED = re.compile(r"(?<![^\W_])[^\W_]+(?:[-‐‑][^\W_]+)+")
 
 
 def joined(compound: str) -> str:
@@ -40,9 +44,8 @@ def compound_terms(text: str) -> list[str]:
     found: dict[str, None] = {}
     for match in HYPHENATED.finditer(text):
         found[joined(match.group(0))] = None
-    words = WORD.findall(text.lower())
-    for first, second in zip(words, words[1:]):
-        if first in COMPOUND_PREFIXES and second not in STOPWORDS:
+    for first, second in PREFIX_PAIR.findall(text.lower()):
+        if second not in STOPWORDS:
             found[first + second] = None
     return list(found)
 
