@@ -174,7 +174,7 @@ def build(
                 create_fts_triggers(db)
             touched |= _update_captures(db, overrides)
             _refresh_papers(db, touched)
-            compute_related(db.conn, FTS_TABLE)
+            compute_related(db.conn, FTS_TABLE, None if bulk else touched)
         _check(db)
         summary = _summarise(db, plan, before)
         db.close()

@@ -19,6 +19,10 @@ from .text import STOPWORDS
 TERMS_PER_PAPER = 12
 RELATED_PER_PAPER = 5
 TITLE_WEIGHT = 3
+SAMPLE_SIZE = 5000  # papers whose words estimate how rare a word is
+# A word in more than this many papers (per SAMPLE_SIZE, or in a tenth of a smaller corpus) is not
+# distinctive: it tells little, and on a large index it makes the query slow.
+COMMON_LIMIT = 50
 
 # Words too common in abstracts to tell papers apart, on top of the ordinary stop words.
 COMMON_IN_ABSTRACTS = frozenset(
@@ -42,21 +46,36 @@ def paper_terms(title: str, abstract: str) -> Counter[str]:
     return counts
 
 
-def compute_related(conn: sqlite3.Connection, fts_table: str) -> None:
-    """Fill the `related` table for every paper (two passes over the papers, bounded memory)."""
-    document_frequency: Counter[str] = Counter()
-    papers = 0
-    for title, abstract in conn.execute("select title, abstract from papers"):
-        document_frequency.update(paper_terms(title, abstract).keys())
-        papers += 1
-    conn.execute("delete from related")
+def compute_related(conn: sqlite3.Connection, fts_table: str, paper_ids: set[int] | None = None) -> None:
+    """Fill the `related` rows of `paper_ids` (every paper when None).
+
+    Incremental builds pass the papers they touched, plus any paper whose list
+    points at a paper that no longer exists, so adding a dump costs a query per
+    new paper, not per paper in the database. Older papers keep their lists
+    until a `--rebuild`. Word rarity comes from a fixed-size sample of papers
+    (the lowest ids, which are hashes, so an unbiased sample), so it costs the
+    same whatever the size of the database.
+    """
+    conn.execute(
+        "delete from related where paper_id not in (select id from papers) or related_id not in (select id from papers)"
+    )
+    if paper_ids is None:
+        conn.execute("delete from related")
+        targets = [row[0] for row in conn.execute("select id from papers")]
+    else:
+        short = "select paper_id from related group by paper_id having count(*) < ?"  # lost a deleted paper
+        wanted = set(paper_ids) | {row[0] for row in conn.execute(short, [RELATED_PER_PAPER])}
+        targets = sorted(pid for pid in wanted if conn.execute("select 1 from papers where id = ?", [pid]).fetchone())
+        conn.executemany("delete from related where paper_id = ?", [(pid,) for pid in targets])
+    frequency, sampled, complete = _sample_frequencies(conn)
     query = (
-        f"select rowid, bm25({fts_table}, 5.0, 1.0) as score from {fts_table} "
+        f"select rowid, bm25({fts_table}, 5.0, 1.0, 1.0) as score from {fts_table} "
         f"where {fts_table} match ? and rowid != ? order by score limit ?"
     )
     rows = []
-    for paper_id, title, abstract in conn.execute("select id, title, abstract from papers").fetchall():
-        terms = distinctive_terms(paper_terms(title, abstract), document_frequency, papers)
+    for paper_id in targets:
+        title, abstract = conn.execute("select title, abstract from papers where id = ?", [paper_id]).fetchone()
+        terms = distinctive_terms(paper_terms(title, abstract), frequency, sampled, complete)
         if not terms:
             continue
         match = " OR ".join(f'"{term}"' for term in terms)
@@ -65,11 +84,29 @@ def compute_related(conn: sqlite3.Connection, fts_table: str) -> None:
     conn.executemany("insert into related (paper_id, rank, related_id, score) values (?, ?, ?, ?)", rows)
 
 
-def distinctive_terms(counts: Counter[str], document_frequency: Counter[str], papers: int) -> list[str]:
-    """The words that best tell this paper apart: frequent here, rare elsewhere, but shared with some paper."""
-    scored = [
-        (count * math.log(papers / document_frequency[word]), word)
-        for word, count in counts.items()
-        if document_frequency[word] > 1
-    ]
+def _sample_frequencies(conn: sqlite3.Connection) -> tuple[Counter[str], int, bool]:
+    """Document frequencies over at most SAMPLE_SIZE papers; True when that is every paper."""
+    frequency: Counter[str] = Counter()
+    sampled = 0
+    for title, abstract in conn.execute("select title, abstract from papers order by id limit ?", [SAMPLE_SIZE + 1]):
+        if sampled == SAMPLE_SIZE:
+            return frequency, sampled, False
+        frequency.update(paper_terms(title, abstract).keys())
+        sampled += 1
+    return frequency, sampled, True
+
+
+def distinctive_terms(counts: Counter[str], frequency: Counter[str], sampled: int, complete: bool) -> list[str]:
+    """The words that best tell this paper apart: frequent here, rare elsewhere.
+
+    Common words are left out (see COMMON_LIMIT), and so are, when the
+    frequencies cover every paper, words no other paper uses.
+    """
+    limit = min(COMMON_LIMIT, max(sampled // 10, 2))
+    scored = []
+    for word, count in counts.items():
+        seen = frequency[word]
+        if seen > limit or (complete and seen <= 1):
+            continue
+        scored.append((count * math.log((sampled + 1) / (seen + 1)), word))
     return [word for _, word in sorted(scored, reverse=True)[:TERMS_PER_PAPER]]
