@@ -7,7 +7,7 @@ DUMPS := $(wildcard data/*.txt) $(wildcard data/dumps.yml)
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: serve build rebuild test bench-relevance clean
+.PHONY: serve build rebuild test bench-relevance bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(BIN)/.installed
 # Relevance of `search` against plain FTS5, by query class; also rewrites the table in docs/search.md.
 bench-relevance: $(BIN)/.installed
 	$(BIN)/python -m bench.relevance.evaluate --write-docs
+
+# Scale and speed (see docs/benchmarks.md); 100k takes tens of minutes: related papers dominate.
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.scale --sizes 10000,100000 --out docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) $(DB)

@@ -1,0 +1,1072 @@
+"""Scale benchmark: build time, memory, baselines, incremental loads, HTTP latency and load, per size.
+
+Usage:
+    .venv/bin/python -m bench.scale --sizes 10000,100000 [--one-dump] [--out docs/benchmarks.md] [--work /tmp/scale]
+    make bench    # the same, for 10k and 100k, writing docs/benchmarks.md (and docs/benchmarks.png)
+
+    from bench.scale import run, render
+    results = run([10_000], out=Path("/tmp/b.md"))
+
+For every size N, in one run:
+
+1. generate N papers (bench.generate, seed 0) as N/1000 dumps; with --one-dump also as one dump;
+2. ours: `papers-db build --db X --rebuild <folder>` (and from the single dump with --one-dump);
+3. off-the-shelf: the parsed papers {id, title, abstract} written as newline-delimited JSON
+   (with loader.parser; timed, it stands in for parsing), `sqlite-utils insert --nl --pk id
+   --replace`, `sqlite-utils enable-fts papers title abstract`;
+4. floor: stdlib sqlite3, parse + one transaction of executemany into papers(id, title, abstract),
+   an external-content FTS5 table and one 'rebuild';
+5. incremental: 100 new papers (seed N+1, a file name that sorts last) added with
+   `papers-db build --db X <file>` to the database built in 2;
+6. HTTP: the real server (`loader.site.serve_command`) on a free loopback port; p50/p95 of
+   sequential requests for the `search` saved query by query class (words picked from the
+   generated data), the papers table page (HTML and JSON, default facets) and a row page;
+7. load: `wrk -t2 -c10 -d10s --timeout=30s --latency` (or a 10-thread Python client without wrk)
+   against a mid-frequency search and the table page;
+8. scale-out: with nginx installed, two server processes behind one nginx on loopback, the
+   same load through nginx compared with one process direct.
+
+Every measured command runs in a fresh `python -c` wrapper (the console script run in-process
+with runpy, or a function of this module) that reports its own peak RSS, VmHWM from
+/proc/self/status, so each figure is that command's alone. (Not getrusage: on Linux a child's
+ru_maxrss starts from its parent's resident size, carried over fork and exec, so every small
+command would report the harness's size; getrusage is only the fallback where /proc is missing.)
+Times are wall-clock (time.perf_counter) around the whole subprocess, interpreter start
+included, as a user running the command sees them.
+Subprocesses have timeouts and every server is stopped (by its pid) in `finally` blocks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from contextlib import ExitStack, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+MARK = "@@scale-result@@"
+TARGET = 10_000_000  # the size the extrapolation aims at
+PAPERS_PER_DUMP = 1000
+EXTRA_PAPERS = 100
+WARMUPS = 3
+SAMPLE = 20_000  # papers read to pick the query words
+LOAD_THREADS, LOAD_CONNECTIONS = 2, 10
+WRK_TIMEOUT = 30  # seconds
+
+Log = Callable[[str], None]
+
+# Runs one measured step in a fresh interpreter and prints its own peak RSS after a marker.
+WRAPPER = f"""
+import importlib, json, resource, runpy, sys
+spec = json.loads(sys.argv[1])
+code, result = 0, None
+if spec["kind"] == "script":
+    sys.argv = [spec["path"], *spec["args"]]
+    try:
+        runpy.run_path(spec["path"], run_name="__main__")
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+else:
+    module, name = spec["call"].split(":")
+    result = getattr(importlib.import_module(module), name)(*spec["args"])
+sys.stdout.flush()
+# VmHWM belongs to this process's own address space. ru_maxrss would not do: Linux carries the
+# parent's resident size over fork and exec into it, so a small command reports the harness's size.
+try:
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print("\\n{MARK}" + json.dumps({{"code": code, "maxrss_kb": peak, "result": result}}))
+"""
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# ----------------------------------------------------------------------------- measured subprocesses
+
+
+def measure(spec: dict, *, cwd: Path, timeout: float) -> dict:
+    """Run `spec` in the wrapper: {"seconds", "rss_mb", "result", "stdout"}; raise on failure or timeout."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", WRAPPER, json.dumps(spec)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"timed out after {timeout:.0f}s: {_describe(spec)}") from None
+    seconds = time.perf_counter() - started
+    out, _, tail = done.stdout.rpartition(MARK)
+    if done.returncode != 0 or not _:
+        raise BenchError(f"failed ({done.returncode}): {_describe(spec)}\n{done.stderr[-2000:]}")
+    report = json.loads(tail)
+    if report["code"] != 0:
+        raise BenchError(f"exit {report['code']}: {_describe(spec)}\n{done.stderr[-2000:]}{out[-1000:]}")
+    return {"seconds": seconds, "rss_mb": report["maxrss_kb"] / 1024, "result": report["result"], "stdout": out.strip()}
+
+
+def script(name: str, *args: object) -> dict:
+    return {"kind": "script", "path": str(BIN / name), "args": [str(a) for a in args]}
+
+
+def call(function: str, *args: object) -> dict:
+    return {"kind": "call", "call": f"bench.scale:{function}", "args": [str(a) for a in args]}
+
+
+def _describe(spec: dict) -> str:
+    return " ".join([Path(spec["path"]).name if spec["kind"] == "script" else spec["call"], *spec["args"]])
+
+
+# ----------------------------------------------------------------------------- baselines (run in the wrapper)
+
+
+def parsed_papers(folder: str) -> Iterator[tuple[int, str, str]]:
+    """(id, title, abstract) of every entry of every dump, repeats included, in file order."""
+    from loader.build import paper_id
+    from loader.parser import decode_lines, parse_dump
+
+    for path in sorted(Path(folder).rglob("*.txt")):
+        with open(path, "rb") as stream:
+            _, entries = parse_dump(decode_lines(stream, str(path)), str(path))
+            for entry in entries:
+                yield paper_id(entry.title), entry.title, entry.abstract
+
+
+def write_jsonl(folder: str, target: str) -> int:
+    """The off-the-shelf route's parsing: the dumps as newline-delimited JSON for `sqlite-utils insert`."""
+    count = 0
+    with open(target, "w", encoding="utf-8") as stream:
+        for pid, title, abstract in parsed_papers(folder):
+            stream.write(json.dumps({"id": pid, "title": title, "abstract": abstract}, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def floor_build(folder: str, target: str) -> int:
+    """The floor: parse, one transaction of executemany, an external-content FTS5 index, one rebuild."""
+    Path(target).unlink(missing_ok=True)
+    conn = sqlite3.connect(target)
+    with conn:
+        conn.execute("create table papers (id integer primary key, title text, abstract text)")
+        conn.executemany("insert or replace into papers (id, title, abstract) values (?, ?, ?)", parsed_papers(folder))
+        conn.execute("create virtual table fts using fts5(title, abstract, content=papers, content_rowid=id)")
+        conn.execute("insert into fts(fts) values('rebuild')")
+    count = conn.execute("select count(*) from papers").fetchone()[0]
+    conn.close()
+    return count
+
+
+# ----------------------------------------------------------------------------- query words from the data
+
+
+def pick_queries(db: Path) -> dict[str, Any]:
+    """Search queries by class, chosen from the generated text, with their document frequencies."""
+    from loader.text import STOPWORDS, WORD
+
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        total = conn.execute("select count(*) from papers").fetchone()[0]
+        rows = conn.execute("select id, abstract from papers order by id limit ?", [SAMPLE]).fetchall()
+        df: Counter[str] = Counter()
+        pairs: Counter[tuple[str, str]] = Counter()
+        texts = []
+        for _, abstract in rows:
+            words = [w.lower() for w in WORD.findall(abstract)]
+            texts.append(words)
+            df.update(set(words))
+            pairs.update(set(zip(words, words[1:])))
+        n = len(rows)
+
+        def usable(word: str) -> bool:
+            return word.isalpha() and word.isascii() and len(word) >= 4 and word not in STOPWORDS
+
+        words = sorted((w for w in df if usable(w)), key=lambda w: (-df[w], w))
+
+        def nearest(share: float, candidates=None) -> str:
+            return min(candidates or words, key=lambda w: (abs(df[w] / n - share), w))
+
+        def matches(fts_query: str) -> int:
+            return conn.execute("select count(*) from papers_fts where papers_fts match ?", [fts_query]).fetchone()[0]
+
+        common = nearest(0.5)
+        mid = nearest(0.1)
+        rare = None
+        for word in sorted((w for w in words if df[w] <= 5), key=lambda w: (-df[w], w))[:300]:
+            if 2 <= matches(f'"{word}"') <= 8:
+                rare = word
+                break
+        rare = rare or min(words, key=lambda w: (df[w], w))
+        phrase_pairs = [p for p in pairs if usable(p[0]) and usable(p[1]) and p[0] != p[1]]
+        phrase = min(phrase_pairs, key=lambda p: (abs(pairs[p] / n - 0.02), p))
+        long_words = [w for w in words if len(w) >= 8] or words
+        stem = nearest(0.05, long_words)[:5]
+        multi = None
+        for words_of_one in texts:
+            chosen = []
+            for word in words_of_one:
+                if usable(word) and 0.02 <= df[word] / n <= 0.3 and word not in chosen:
+                    chosen.append(word)
+                if len(chosen) == 3:
+                    break
+            if len(chosen) == 3:
+                multi = chosen
+                break
+        multi = multi or [words[10], words[20], words[30]]
+        return {
+            "papers": total,
+            "sample": n,
+            "row_id": rows[0][0],
+            "queries": {
+                "common word": (common, f"df {df[common] / n:.0%}"),
+                "mid word (load)": (mid, f"df {df[mid] / n:.0%}"),
+                "rare word": (rare, f"{matches(chr(34) + rare + chr(34))} papers"),
+                "phrase": (f'"{phrase[0]} {phrase[1]}"', f"together in {pairs[phrase] / n:.1%}"),
+                "prefix": (f"{stem}*", f"{matches(stem + '*')} papers"),
+                "multi-word": (" ".join(multi), "3 words of one abstract"),
+            },
+        }
+    finally:
+        conn.close()
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def process(command: list[str], log_path: Path, ready: Callable[[], bool], *, wait: float = 120.0) -> Iterator[subprocess.Popen]:
+    """Start a server, wait until `ready()`, and stop it (by its pid) however the block ends."""
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=log_path.parent)
+    try:
+        deadline = time.monotonic() + wait
+        while not ready():
+            if proc.poll() is not None:
+                raise BenchError(f"{Path(command[0]).name} exited with {proc.returncode}: {_tail(log_path)}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"{Path(command[0]).name} did not answer within {wait:.0f}s: {_tail(log_path)}")
+            time.sleep(0.2)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        log.close()
+
+
+def _tail(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")[-1500:]
+    except OSError:
+        return ""
+
+
+def answers(port: int, path: str = "/-/versions.json") -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            conn = http.client.HTTPConnection(HOST, port, timeout=2)
+            conn.request("GET", path)
+            ok = conn.getresponse().status == 200
+            conn.close()
+            return ok
+        except (OSError, http.client.HTTPException):
+            return False
+
+    return check
+
+
+def datasette(db: Path, port: int, logs: Path, name: str):
+    from loader.site import serve_command
+
+    return process(serve_command(db, HOST, port), logs / f"{name}.log", answers(port))
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """VmHWM of a running process (Linux), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    upstream datasette {{
+{servers}
+        keepalive 32;
+    }}
+    server {{
+        listen {host}:{port};
+        location / {{
+            proxy_pass http://datasette;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_read_timeout 60s;
+        }}
+    }}
+}}
+"""
+
+
+def nginx(upstreams: list[int], port: int, folder: Path):
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)  # workers may run as another user and need to reach their temp folders
+    servers = "\n".join(f"        server {HOST}:{p};" for p in upstreams)
+    conf = folder / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(prefix=folder, servers=servers, host=HOST, port=port))
+    command = [shutil.which("nginx") or "nginx", "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")]
+    return process(command, folder / "nginx.log", answers(port), wait=30)
+
+
+# ----------------------------------------------------------------------------- HTTP measurements
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def latency(port: int, path: str, count: int, *, timeout: float = 30.0) -> dict:
+    """Sequential requests on one keep-alive connection: p50/p95/max in ms, status codes, last body."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    times: list[float] = []
+    statuses: Counter[str] = Counter()
+    body, headers = b"", {}
+    for index in range(WARMUPS + count):
+        started = time.perf_counter()
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            data = response.read()
+            status = str(response.status)
+            if response.status == 200:
+                body, headers = data, dict(response.getheaders())
+        except (OSError, http.client.HTTPException) as error:
+            status = type(error).__name__
+            conn.close()
+            conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+        elapsed = time.perf_counter() - started
+        if index >= WARMUPS:
+            times.append(elapsed * 1000)
+            statuses[status] += 1
+    conn.close()
+    return {
+        "p50_ms": percentile(times, 0.5),
+        "p95_ms": percentile(times, 0.95),
+        "max_ms": max(times),
+        "requests": count,
+        "statuses": dict(statuses),
+        "non_200": sum(n for s, n in statuses.items() if s != "200"),
+        "_body": body,
+        "_headers": headers,
+    }
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> dict:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in ([\d.]+\w+)", output)
+    if not rps or not total:
+        raise BenchError(f"unexpected wrk output:\n{output}")
+    distribution = dict(re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)\s*$", output, re.M))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "tool": "wrk",
+        "rps": float(rps.group(1)),
+        "requests": int(total.group(1)),
+        "p50_ms": _ms(distribution["50"]) if "50" in distribution else None,
+        "p99_ms": _ms(distribution["99"]) if "99" in distribution else None,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(map(int, errors.groups())) if errors else 0,
+        "timeouts": int(errors.group(4)) if errors else 0,
+    }
+
+
+def load(port: int, path: str, seconds: float) -> dict:
+    """Closed-loop load for `seconds`: wrk when installed, else a small threaded client."""
+    url = f"http://{HOST}:{port}{path}"
+    wrk = shutil.which("wrk")
+    if wrk:
+        # --timeout: wrk leaves responses slower than its timeout (default 2 s) out of the latency
+        # distribution, which would cap p99 at 2 s; they are counted as timeouts either way.
+        command = [
+            wrk, f"-t{LOAD_THREADS}", f"-c{LOAD_CONNECTIONS}", f"-d{max(1, round(seconds))}s",
+            f"--timeout={WRK_TIMEOUT}s", "--latency", url,
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + WRK_TIMEOUT + 60, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise BenchError(f"wrk failed ({done.returncode}): {done.stderr[-500:]}")
+        return parse_wrk(done.stdout)
+    return python_load(port, path, seconds)
+
+
+def python_load(port: int, path: str, seconds: float, threads: int = LOAD_CONNECTIONS) -> dict:
+    """The fallback load generator: `threads` keep-alive clients for `seconds`, bounded."""
+    deadline = time.perf_counter() + seconds
+    times: list[list[float]] = [[] for _ in range(threads)]
+    bad = [0] * threads
+    errors = [0] * threads
+
+    def worker(slot: int) -> None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=10)
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                bad[slot] += not 200 <= response.status < 400
+                times[slot].append((time.perf_counter() - started) * 1000)
+            except (OSError, http.client.HTTPException):
+                errors[slot] += 1
+                conn.close()
+                conn = http.client.HTTPConnection(HOST, port, timeout=10)
+        conn.close()
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(slot,), daemon=True) for slot in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(seconds + 15)
+    elapsed = time.perf_counter() - started
+    flat = [t for ts in times for t in ts]
+    return {
+        "tool": f"python ({threads} threads)",
+        "rps": len(flat) / elapsed,
+        "requests": len(flat),
+        "p50_ms": percentile(flat, 0.5) if flat else None,
+        "p99_ms": percentile(flat, 0.99) if flat else None,
+        "non_2xx": sum(bad),
+        "socket_errors": sum(errors),
+        "timeouts": 0,
+    }
+
+
+# ----------------------------------------------------------------------------- one size
+
+
+def _mb(path: Path) -> float:
+    return path.stat().st_size / 1e6
+
+
+def _folder_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.glob("*.txt")) / 1e6
+
+
+class Phases:
+    """Wall time of each phase of the harness, for the report."""
+
+    def __init__(self, log: Log):
+        self.seconds: dict[str, float] = {}
+        self.log = log
+
+    @contextmanager
+    def __call__(self, name: str):
+        self.log(f"  {name} ...")
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.perf_counter() - started
+            self.log(f"  {name}: {self.seconds[name]:.1f}s")
+
+
+def run_size(
+    n: int,
+    work: Path,
+    result: dict,
+    *,
+    one_dump: bool,
+    requests: int,
+    load_seconds: float,
+    timeout: float,
+    log: Log,
+) -> dict:
+    from bench.generate import generate
+    from loader.build import paper_id
+    from loader.parser import parse_file
+
+    folder = work / f"n{n}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    many, single, extra, logs = folder / "dumps", folder / "one-dump", folder / "extra", folder / "logs"
+    for path in (many, extra, logs):
+        path.mkdir(parents=True)
+    phase = Phases(log)
+    steps: dict[str, dict] = {}
+    result.update(papers=n, dumps=max(1, n // PAPERS_PER_DUMP), phase_seconds=phase.seconds, steps=steps)
+
+    with phase("generate"):
+        started = time.perf_counter()
+        generate(n, many, dumps=result["dumps"], seed=0)
+        steps["generate"] = {"seconds": time.perf_counter() - started, "data_mb": _folder_mb(many)}
+        if one_dump:
+            started = time.perf_counter()
+            generate(n, single, dumps=None, seed=0)
+            steps["generate_one_dump"] = {"seconds": time.perf_counter() - started, "data_mb": _folder_mb(single)}
+
+    db = folder / "papers.db"
+    with phase("ours: papers-db build"):
+        step = measure(script("papers-db", "build", "--db", db, "--rebuild", many), cwd=folder, timeout=timeout)
+        steps["ours"] = {**_step(step), "db_mb": _mb(db), "summary": step["stdout"]}
+        if one_dump:
+            db_one = folder / "one-dump.db"
+            step = measure(script("papers-db", "build", "--db", db_one, "--rebuild", single), cwd=folder, timeout=timeout)
+            steps["ours_one_dump"] = {**_step(step), "db_mb": _mb(db_one), "summary": step["stdout"]}
+            db_one.unlink()
+    result["entries"] = _scalar(db, "select count(*) from appearances")
+    result["papers_in_db"] = _scalar(db, "select count(*) from papers")
+
+    with phase("off-the-shelf: sqlite-utils"):
+        jsonl, ots_db = folder / "papers.jsonl", folder / "sqlite-utils.db"
+        parse = measure(call("write_jsonl", many, jsonl), cwd=folder, timeout=timeout)
+        insert = measure(
+            script("sqlite-utils", "insert", ots_db, "papers", jsonl, "--nl", "--pk", "id", "--replace"),
+            cwd=folder,
+            timeout=timeout,
+        )
+        fts = measure(script("sqlite-utils", "enable-fts", ots_db, "papers", "title", "abstract"), cwd=folder, timeout=timeout)
+        steps["ots_parse"] = {**_step(parse), "records": parse["result"], "jsonl_mb": _mb(jsonl)}
+        steps["ots_insert"] = _step(insert)
+        steps["ots_fts"] = _step(fts)
+        steps["ots"] = {
+            "seconds": parse["seconds"] + insert["seconds"] + fts["seconds"],
+            "rss_mb": max(parse["rss_mb"], insert["rss_mb"], fts["rss_mb"]),
+            "db_mb": _mb(ots_db),
+        }
+        jsonl.unlink()
+        ots_db.unlink()
+
+    with phase("floor: sqlite3 + FTS5"):
+        floor_db = folder / "floor.db"
+        step = measure(call("floor_build", many, floor_db), cwd=folder, timeout=timeout)
+        steps["floor"] = {**_step(step), "db_mb": _mb(floor_db), "papers": step["result"]}
+        floor_db.unlink()
+
+    ours = steps["ours"]
+    result["ratios"] = {
+        "ours_over_floor": ours["seconds"] / steps["floor"]["seconds"],
+        "ours_over_ots": ours["seconds"] / steps["ots"]["seconds"],
+        "rss_ours_over_floor": ours["rss_mb"] / steps["floor"]["rss_mb"],
+        "rss_ours_over_ots": ours["rss_mb"] / steps["ots"]["rss_mb"],
+        "db_ours_over_floor": ours["db_mb"] / steps["floor"]["db_mb"],
+    }
+
+    with phase("incremental: +100 papers"):
+        (generated,) = generate(EXTRA_PAPERS, extra, dumps=None, seed=n + 1)
+        added = generated.rename(extra / "gen_zz_extra.txt")  # after every gen_NNNNN.txt
+        ids = [paper_id(entry.title) for entry in parse_file(str(added))[1]]
+        collisions = _scalar(db, f"select count(*) from papers where id in ({','.join('?' * len(ids))})", ids)
+        step = measure(script("papers-db", "build", "--db", db, added), cwd=folder, timeout=timeout)
+        after = _scalar(db, "select count(*) from papers")
+        steps["incremental"] = {
+            **_step(step),
+            "db_mb": _mb(db),
+            "summary": step["stdout"],
+            "collisions": collisions,
+            "new_papers": after - result["papers_in_db"],
+        }
+
+    with phase("pick queries"):
+        picked = pick_queries(db)
+    result["queries"] = {k: {"q": q, "note": note} for k, (q, note) in picked["queries"].items()}
+
+    http_cases = [
+        (f"search: {kind}", f"/papers/search.json?q={quote(q)}&_shape=array", q, note)
+        for kind, (q, note) in picked["queries"].items()
+        if kind != "mid word (load)"
+    ] + [
+        ("table page (HTML, default facets)", "/papers/papers", "", ""),
+        ("table JSON (default facets)", "/papers/papers.json?_size=10", "", ""),
+        ("row page (HTML)", f"/papers/papers/{picked['row_id']}", "", ""),
+    ]
+    search_url = f"/papers/search.json?q={quote(picked['queries']['mid word (load)'][0])}&_shape=array"
+    load_targets = [("search (mid word)", search_url), ("table page", "/papers/papers")]
+    result["http"], result["load"], result["scale_out"] = {}, {}, {}
+    result["servers"] = []
+    with datasette(db, free_port(), logs, "datasette") as server:
+        port = int(server.args[server.args.index("--port") + 1])
+        result["servers"].append(server.pid)
+        with phase("http latency"):
+            for name, path, q, note in http_cases:
+                measured = latency(port, path, requests)
+                body = measured.pop("_body")
+                measured.pop("_headers")
+                measured.update(path=path, q=q, note=note)
+                if path.startswith("/papers/search.json") and body:
+                    measured["results"] = len(json.loads(body))
+                if path.startswith("/papers/papers.json") and body:
+                    data = json.loads(body)
+                    measured["facets_timed_out"] = data.get("facets_timed_out", [])
+                    measured["facets"] = sorted(data.get("facet_results", {}))
+                result["http"][name] = measured
+                log(f"    {name}: p50 {measured['p50_ms']:.1f} ms, p95 {measured['p95_ms']:.1f} ms, {measured['statuses']}")
+        with phase("load: one process"):
+            for name, path in load_targets:
+                result["load"][name] = _load_or_error(port, path, load_seconds)
+                log(f"    {name}: {result['load'][name].get('rps', result['load'][name].get('error'))} req/s")
+        result["server_peak_rss_mb"] = peak_rss_mb(server.pid)
+
+    if shutil.which("nginx"):
+        with phase("scale-out: nginx + 2 processes"):
+            try:
+                with ExitStack() as stack:
+                    ports = [free_port(), free_port()]
+                    while ports[0] == ports[1]:
+                        ports[1] = free_port()
+                    for number, p in enumerate(ports):
+                        started = stack.enter_context(datasette(db, p, logs, f"datasette-{number + 1}"))
+                        result["servers"].append(started.pid)
+                    front = free_port()
+                    proxy = stack.enter_context(nginx(ports, front, folder / "nginx"))
+                    result["servers"].append(proxy.pid)
+                    for name, path in load_targets:
+                        through = _load_or_error(front, path, load_seconds)
+                        direct = result["load"][name].get("rps")
+                        gain = through["rps"] / direct if direct and "rps" in through else None
+                        result["scale_out"][name] = {**through, "gain": gain}
+                        log(f"    nginx {name}: {through.get('rps', through.get('error'))} req/s")
+            except BenchError as error:
+                result["scale_out"] = {"error": str(error)}
+                log(f"    scale-out failed: {error}")
+    else:
+        result["scale_out"] = {"skipped": "nginx is not installed"}
+    return result
+
+
+def _scalar(db: Path, sql: str, params: list | None = None):
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, params or []).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _load_or_error(port: int, path: str, seconds: float) -> dict:
+    try:
+        return load(port, path, seconds)
+    except (BenchError, subprocess.TimeoutExpired) as error:
+        return {"error": str(error).splitlines()[0]}
+
+
+def _step(measured: dict) -> dict:
+    return {"seconds": measured["seconds"], "rss_mb": measured["rss_mb"]}
+
+
+# ----------------------------------------------------------------------------- extrapolation
+
+
+def fit(sizes: list[int], values: list[float], target: int = TARGET) -> dict:
+    """Log-log (power law) and linear least-squares fits of value vs N, evaluated at `target`."""
+    if len(sizes) == 1:
+        return {"method": "proportional (one size)", "exponent": 1.0, "loglog": values[0] * target / sizes[0], "linear": values[0] * target / sizes[0]}
+    xs, ys = [math.log(s) for s in sizes], [math.log(max(v, 1e-9)) for v in values]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    loglog = math.exp(my + slope * (math.log(target) - mx))
+    lx, ly = statistics.fmean(sizes), statistics.fmean(values)
+    lslope = sum((x - lx) * (y - ly) for x, y in zip(sizes, values)) / sum((x - lx) ** 2 for x in sizes)
+    linear = ly + lslope * (target - lx)
+    return {"method": f"fit over {len(sizes)} sizes", "exponent": slope, "loglog": loglog, "linear": linear}
+
+
+def extrapolate(per_size: dict[int, dict]) -> dict:
+    sizes = sorted(per_size)
+    metrics = {
+        "build_seconds": [per_size[n]["steps"]["ours"]["seconds"] for n in sizes],
+        "floor_seconds": [per_size[n]["steps"]["floor"]["seconds"] for n in sizes],
+        "ots_seconds": [per_size[n]["steps"]["ots"]["seconds"] for n in sizes],
+        "db_mb": [per_size[n]["steps"]["ours"]["db_mb"] for n in sizes],
+        "build_rss_mb": [per_size[n]["steps"]["ours"]["rss_mb"] for n in sizes],
+    }
+    return {name: fit(sizes, values) for name, values in metrics.items()}
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _f(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:,.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:,.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:,.1f} h"
+    return f"{seconds / 86400:,.1f} days"
+
+
+def render(results: dict) -> str:
+    env = results["environment"]
+    lines = [
+        "# Scale benchmark",
+        "",
+        f"`python -m bench.scale {results['command']}`, {results['started']}: {env['cpus']} CPUs, "
+        f"Python {env['python']}, SQLite {env['sqlite']}, Datasette {env['datasette']}, "
+        f"load with {env['load_tool']}, scale-out with {env['nginx'] or 'nothing (nginx not installed)'}; "
+        f"load average at the start {env['loadavg']}.",
+        "",
+        "Times are wall-clock seconds of the whole command (interpreter start included). Peak RSS is",
+        "each command's own high-water resident set (VmHWM of a fresh process). The synthetic data",
+        "comes from `bench.generate` (seed 0, one dump per 1,000 papers, about 20% of entries repeat",
+        "an earlier paper). Off-the-shelf: the parsed papers written as JSON lines, `sqlite-utils insert",
+        "--nl --pk id --replace`, `sqlite-utils enable-fts papers title abstract`. Floor: stdlib sqlite3,",
+        "parse + one transaction of `executemany` + an external-content FTS5 table and one `rebuild`.",
+        "Both baselines load (id, title, abstract) only; ours also writes links, repositories,",
+        "appearances, capture years, derived columns, a stemmed index with joined compounds and five",
+        "related papers per paper, then runs SQLite's and FTS5's integrity checks.",
+        "",
+    ]
+    for n, r in sorted(results["sizes"].items()):
+        if "error" in r:
+            done = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r.get("phase_seconds", {}).items())
+            lines += [f"## {n:,} papers", "", f"**Failed**: {r['error'].splitlines()[0]}", "", f"Phases run: {done}.", ""]
+        else:
+            lines += _render_size(n, r)
+    sizes = sorted(n for n, r in results["sizes"].items() if "error" not in r)
+    if not sizes:
+        return "\n".join(lines)
+    lines += [
+        "## Summary",
+        "",
+        "| papers | ours s | off-the-shelf s | floor s | ours/floor | ours/off-the-shelf | db MB | ours RSS MB | incremental +100 s | worst search p95 ms | search req/s (1 process → nginx×2) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n in sizes:
+        r = results["sizes"][n]
+        s = r["steps"]
+        worst = max(v["p95_ms"] for k, v in r["http"].items() if k.startswith("search"))
+        direct = r["load"].get("search (mid word)", {}).get("rps")
+        scaled = r["scale_out"].get("search (mid word)")
+        scaled = scaled.get("rps") if isinstance(scaled, dict) else None
+        lines.append(
+            f"| {n:,} | {_f(s['ours']['seconds'])} | {_f(s['ots']['seconds'])} | {_f(s['floor']['seconds'])} | "
+            f"{_f(r['ratios']['ours_over_floor'])}× | {_f(r['ratios']['ours_over_ots'])}× | {_f(s['ours']['db_mb'])} | "
+            f"{_f(s['ours']['rss_mb'], 0)} | {_f(s['incremental']['seconds'])} | {_f(worst)} | "
+            f"{_f(direct)} → {_f(scaled)} |"
+        )
+    ex = results["extrapolation"]
+    build, db_mb = ex["build_seconds"], ex["db_mb"]
+    lines += [
+        "",
+        "## 10M extrapolation",
+        "",
+        f"**10M extrapolation** ({build['method']}; {', '.join(f'{n:,}' for n in sizes)} papers measured): "
+        f"build ≈ {_duration(build['loglog'])} (log-log, time ∝ N^{build['exponent']:.2f}; linear fit: "
+        f"{_duration(max(build['linear'], 0))}), database ≈ {db_mb['linear'] / 1000:,.1f} GB (linear; log-log "
+        f"{db_mb['loglog'] / 1000:,.1f} GB, N^{db_mb['exponent']:.2f}); floor ≈ {_duration(ex['floor_seconds']['loglog'])}, "
+        f"off-the-shelf ≈ {_duration(ex['ots_seconds']['loglog'])}"
+        + (
+            f"; ours peak RSS ≈ {ex['build_rss_mb']['loglog'] / 1000:,.1f} GB (log-log, N^{ex['build_rss_mb']['exponent']:.2f})."
+            if len(sizes) > 1
+            else "."
+        ),
+        "",
+    ]
+    if len(sizes) == 1:
+        lines += ["With one measured size the extrapolation is only proportional: it assumes linear growth, which the related-papers step does not have.", ""]
+    if results.get("plot"):
+        lines += [f"![Build time and search p95 against size]({results['plot']})", ""]
+    else:
+        lines += [f"Plot: {results.get('plot_note', 'skipped')}.", ""]
+    return "\n".join(lines)
+
+
+def _render_size(n: int, r: dict) -> list[str]:
+    s = r["steps"]
+    lines = [
+        f"## {n:,} papers",
+        "",
+        f"{r['dumps']:,} dump{'s' if r['dumps'] != 1 else ''}, {r['entries']:,} entries ({s['generate']['data_mb']:.1f} MB of text); "
+        f"{r['papers_in_db']:,} papers in the database.",
+        "",
+        "| phase | seconds | peak RSS MB | database MB | notes |",
+        "|---|---|---|---|---|",
+        f"| generate ({r['dumps']:,} dump{'s' if r['dumps'] != 1 else ''}, in-process) | {_f(s['generate']['seconds'])} | | | {s['generate']['data_mb']:.1f} MB of dumps |",
+    ]
+    if "generate_one_dump" in s:
+        lines.append(f"| generate (one dump) | {_f(s['generate_one_dump']['seconds'])} | | | {s['generate_one_dump']['data_mb']:.1f} MB |")
+    lines.append(f"| **ours**: `papers-db build --rebuild` | **{_f(s['ours']['seconds'])}** | {_f(s['ours']['rss_mb'], 0)} | {_f(s['ours']['db_mb'])} | {s['ours']['summary']} |")
+    if "ours_one_dump" in s:
+        o = s["ours_one_dump"]
+        lines.append(f"| ours, from the single dump | {_f(o['seconds'])} | {_f(o['rss_mb'], 0)} | {_f(o['db_mb'])} | {o['summary']} |")
+    lines += [
+        f"| off-the-shelf: parse → JSON lines | {_f(s['ots_parse']['seconds'])} | {_f(s['ots_parse']['rss_mb'], 0)} | | {s['ots_parse']['records']:,} records, {s['ots_parse']['jsonl_mb']:.1f} MB |",
+        f"| off-the-shelf: `sqlite-utils insert` | {_f(s['ots_insert']['seconds'])} | {_f(s['ots_insert']['rss_mb'], 0)} | | |",
+        f"| off-the-shelf: `sqlite-utils enable-fts` | {_f(s['ots_fts']['seconds'])} | {_f(s['ots_fts']['rss_mb'], 0)} | | |",
+        f"| **off-the-shelf total** | **{_f(s['ots']['seconds'])}** | {_f(s['ots']['rss_mb'], 0)} | {_f(s['ots']['db_mb'])} | |",
+        f"| **floor**: sqlite3 + FTS5 rebuild, parse included | **{_f(s['floor']['seconds'])}** | {_f(s['floor']['rss_mb'], 0)} | {_f(s['floor']['db_mb'])} | {s['floor']['papers']:,} papers |",
+        f"| incremental: +{EXTRA_PAPERS} papers into the built database | {_f(s['incremental']['seconds'])} | {_f(s['incremental']['rss_mb'], 0)} | {_f(s['incremental']['db_mb'])} | {s['incremental']['new_papers']} new papers, {s['incremental']['collisions']} id collisions |",
+        "",
+        f"Ratios: build time ours/floor **{_f(r['ratios']['ours_over_floor'])}×**, ours/off-the-shelf "
+        f"**{_f(r['ratios']['ours_over_ots'])}×**; peak RSS ours/floor {_f(r['ratios']['rss_ours_over_floor'])}×, "
+        f"ours/off-the-shelf {_f(r['ratios']['rss_ours_over_ots'])}×; database size ours/floor "
+        f"{_f(r['ratios']['db_ours_over_floor'])}×.",
+        "",
+        f"### Latency, {n:,} papers",
+        "",
+        f"One server process (`loader.site.serve_command`), sequential requests on one keep-alive "
+        f"connection, {WARMUPS} warm-ups then the count shown. Server peak RSS after the load runs: "
+        f"{_f(r.get('server_peak_rss_mb'), 0)} MB.",
+        "",
+        "| case | query | p50 ms | p95 ms | max ms | requests | non-200 | notes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, h in r["http"].items():
+        notes = [h["note"]] if h.get("note") else []
+        if "results" in h:
+            notes.append(f"{h['results']} rows returned")
+        if "facets_timed_out" in h:
+            notes.append(f"facets timed out: {', '.join(h['facets_timed_out']) or 'none'}")
+        if h["non_200"]:
+            notes.append(f"statuses {h['statuses']}")
+        q = f"`{h['q']}`" if h["q"] else f"`{h['path']}`"
+        lines.append(
+            f"| {name} | {q} | {_f(h['p50_ms'])} | {_f(h['p95_ms'])} | {_f(h['max_ms'])} | {h['requests']} | {h['non_200']} | {'; '.join(notes)} |"
+        )
+    lines += [
+        "",
+        f"### Load, {n:,} papers",
+        "",
+        f"`wrk -t{LOAD_THREADS} -c{LOAD_CONNECTIONS} --timeout={WRK_TIMEOUT}s --latency` (or the Python fallback) "
+        "on loopback; wrk, nginx and the servers share the same CPUs. The gain is nginx → 2 processes over "
+        "1 process direct, same URL.",
+        "",
+        "| target | via | req/s | p50 ms | p99 ms | requests | non-2xx | socket errors (timeouts) | gain |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, l in r["load"].items():
+        if "error" in l:
+            lines.append(f"| {name} | 1 process direct | | | | | | | {l['error']} |")
+            continue
+        lines.append(
+            f"| {name} | 1 process direct | {_f(l['rps'])} | {_f(l['p50_ms'])} | {_f(l['p99_ms'])} | {l['requests']:,} | {l['non_2xx']} | {l['socket_errors']} ({l['timeouts']}) | |"
+        )
+    scale = r["scale_out"]
+    if "error" in scale or "skipped" in scale:
+        lines.append(f"| scale-out | nginx | | | | | | | {scale.get('error') or scale.get('skipped')} |")
+    else:
+        for name, l in scale.items():
+            if "error" in l:
+                lines.append(f"| {name} | nginx → 2 processes | | | | | | | {l['error']} |")
+                continue
+            lines.append(
+                f"| {name} | nginx → 2 processes | {_f(l['rps'])} | {_f(l['p50_ms'])} | {_f(l['p99_ms'])} | {l['requests']:,} | {l['non_2xx']} | {l['socket_errors']} ({l['timeouts']}) | {_f(l['gain'], 2)}× |"
+            )
+    lines += [
+        "",
+        f"Harness phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r["phase_seconds"].items()) + ".",
+        "",
+    ]
+    return lines
+
+
+def plot(results: dict, path: Path) -> str | None:
+    """docs/benchmarks.png: build times and search p95 against size; None (and a note) without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        results["plot_note"] = "skipped, matplotlib is not installed"
+        return None
+    sizes = sorted(n for n, r in results["sizes"].items() if "error" not in r)
+    if not sizes:
+        results["plot_note"] = "skipped, no size finished"
+        return None
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for key, label in (("ours", "ours (papers-db build)"), ("ots", "off-the-shelf (sqlite-utils)"), ("floor", "floor (sqlite3 + FTS5)")):
+        left.plot(sizes, [results["sizes"][n]["steps"][key]["seconds"] for n in sizes], marker="o", label=label)
+    left.set(xscale="log", yscale="log", xlabel="papers", ylabel="seconds", title="Build time")
+    left.legend()
+    for name in results["sizes"][sizes[0]]["http"]:
+        if name.startswith("search"):
+            right.plot(sizes, [results["sizes"][n]["http"][name]["p95_ms"] for n in sizes], marker="o", label=name[8:])
+    right.set(xscale="log", xlabel="papers", ylabel="ms", title="Search p95 latency")
+    right.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path.name
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def environment() -> dict:
+    try:
+        from importlib.metadata import version
+
+        datasette_version = version("datasette")
+    except Exception:  # noqa: BLE001 - only for the report
+        datasette_version = "?"
+    nginx_path = shutil.which("nginx")
+    nginx_version = None
+    if nginx_path:
+        done = subprocess.run([nginx_path, "-v"], capture_output=True, text=True, timeout=10)
+        nginx_version = (done.stderr or done.stdout).strip().replace("nginx version: ", "")
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "datasette": datasette_version,
+        "load_tool": "wrk" if shutil.which("wrk") else f"a Python client ({LOAD_CONNECTIONS} threads; wrk not installed)",
+        "nginx": nginx_version,
+        "loadavg": " / ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?",
+    }
+
+
+def run(
+    sizes: list[int],
+    *,
+    one_dump: bool = False,
+    work: Path | None = None,
+    out: Path | None = None,
+    plot_path: Path | None = None,
+    requests: int = 40,
+    load_seconds: float = 10.0,
+    timeout: float = 7200.0,
+    log: Log = lambda message: print(message, file=sys.stderr, flush=True),
+) -> dict:
+    """Run every phase for every size; write the markdown to `out` (and the plot beside it)."""
+    results: dict[str, Any] = {
+        "command": f"--sizes {','.join(map(str, sizes))}" + (" --one-dump" if one_dump else ""),
+        "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "environment": environment(),
+        "sizes": {},
+    }
+    with ExitStack() as stack:
+        if work is None:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scale-")))
+        work = Path(work)
+        work.mkdir(parents=True, exist_ok=True)
+        for n in sizes:
+            log(f"{n:,} papers:")
+            results["sizes"][n] = result = {"papers": n}
+            try:
+                run_size(n, work, result, one_dump=one_dump, requests=requests, load_seconds=load_seconds, timeout=timeout, log=log)
+            except BenchError as error:  # report the sizes that did finish
+                result["error"] = str(error)
+                log(f"  {n:,} papers failed: {error}")
+    complete = {n: r for n, r in results["sizes"].items() if "error" not in r}
+    results["extrapolation"] = extrapolate(complete) if complete else None
+    if plot_path is None and out is not None:
+        plot_path = Path(out).with_suffix(".png")
+    results["plot"] = plot(results, plot_path) if plot_path else None
+    if plot_path is None:
+        results["plot_note"] = "not requested (no --out)"
+    results["markdown"] = render(results)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(results["markdown"] + "\n", encoding="utf-8")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated numbers of papers (default 10000,100000)")
+    parser.add_argument("--one-dump", action="store_true", help="also generate and build each size as one single dump")
+    parser.add_argument("--out", type=Path, help="markdown report (the plot goes beside it as .png)")
+    parser.add_argument("--work", type=Path, help="working folder, kept afterwards (default: a temporary one)")
+    parser.add_argument("--requests", type=int, default=40, help="timed requests per latency case (after 3 warm-ups)")
+    parser.add_argument("--load-seconds", type=float, default=10.0, help="duration of each load run")
+    parser.add_argument("--timeout", type=float, default=7200.0, help="seconds allowed to each measured command")
+    parser.add_argument("--json", type=Path, help="also write the raw results as JSON")
+    args = parser.parse_args(argv)
+    try:
+        sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        parser.error("--sizes takes numbers such as 10000,100000")
+    if not sizes or min(sizes) < 100:
+        parser.error("every size must be at least 100 papers")
+    # A plain `kill` unwinds like Ctrl-C: the finally blocks stop the servers and the running command.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
+    try:
+        results = run(
+            sizes,
+            one_dump=args.one_dump,
+            work=args.work,
+            out=args.out,
+            requests=args.requests,
+            load_seconds=args.load_seconds,
+            timeout=args.timeout,
+        )
+    except BenchError as error:
+        print(f"bench.scale: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        args.json.write_text(json.dumps({k: v for k, v in results.items() if k != "markdown"}, indent=2, default=str))
+    print(results["markdown"])
+    return 1 if any("error" in r for r in results["sizes"].values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

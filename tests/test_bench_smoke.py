@@ -1,0 +1,123 @@
+"""The scale benchmark harness (bench/scale.py), end to end on 1,000 papers: every phase runs and reports."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+
+import pytest
+
+from bench.scale import parse_wrk, run
+
+PAPERS = 1000
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("scale")
+    return folder, run(
+        [PAPERS],
+        one_dump=True,
+        work=folder / "work",
+        out=folder / "benchmarks.md",
+        requests=8,
+        load_seconds=2,
+        timeout=300,
+        log=lambda message: None,
+    )
+
+
+def number(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
+
+
+def test_every_build_phase_has_time_and_memory(results):
+    _, r = results
+    size = r["sizes"][PAPERS]
+    steps = size["steps"]
+    for name in ("ours", "ours_one_dump", "ots_parse", "ots_insert", "ots_fts", "ots", "floor", "incremental"):
+        assert number(steps[name]["seconds"]) and steps[name]["seconds"] > 0, name
+        assert number(steps[name]["rss_mb"]) and 5 < steps[name]["rss_mb"] < 4000, name
+    for name in ("generate", "generate_one_dump"):
+        assert steps[name]["seconds"] > 0 and steps[name]["data_mb"] > 0
+    for name in ("ours", "ours_one_dump", "ots", "floor", "incremental"):
+        assert steps[name]["db_mb"] > 0, name
+    assert size["papers_in_db"] == PAPERS
+    assert steps["floor"]["papers"] == PAPERS
+    assert steps["ots_parse"]["records"] == size["entries"]
+    assert steps["incremental"]["new_papers"] == 100 and steps["incremental"]["collisions"] == 0
+    assert steps["ots"]["seconds"] == pytest.approx(
+        steps["ots_parse"]["seconds"] + steps["ots_insert"]["seconds"] + steps["ots_fts"]["seconds"]
+    )
+    for ratio in size["ratios"].values():
+        assert number(ratio) and ratio > 0
+    assert set(size["phase_seconds"]) >= {"generate", "ours: papers-db build", "http latency", "load: one process"}
+
+
+def test_http_cases_answer_without_errors(results):
+    _, r = results
+    http = r["sizes"][PAPERS]["http"]
+    kinds = {"common word", "rare word", "phrase", "prefix", "multi-word"}
+    assert {f"search: {kind}" for kind in kinds} <= set(http)
+    assert {"table page (HTML, default facets)", "table JSON (default facets)", "row page (HTML)"} <= set(http)
+    for name, case in http.items():
+        assert case["non_200"] == 0, (name, case["statuses"])
+        assert case["statuses"] == {"200": 8}, name
+        assert number(case["p50_ms"]) and case["p50_ms"] <= case["p95_ms"] <= case["max_ms"], name
+        if name.startswith("search"):
+            assert case["results"] > 0, name  # every query class was picked so that it finds something
+    assert http["table JSON (default facets)"]["facets"]
+
+
+def test_load_and_scale_out(results):
+    _, r = results
+    size = r["sizes"][PAPERS]
+    for name, run_ in size["load"].items():
+        assert run_["rps"] > 0 and run_["requests"] > 0, name
+        assert run_["non_2xx"] == 0 and run_["socket_errors"] == 0, name
+    if shutil.which("nginx"):
+        assert "error" not in size["scale_out"], size["scale_out"].get("error")
+        assert set(size["scale_out"]) == set(size["load"])
+        for name, run_ in size["scale_out"].items():
+            assert run_["rps"] > 0 and run_["non_2xx"] == 0 and number(run_["gain"]), name
+    else:
+        assert "skipped" in size["scale_out"]
+    for pid in size["servers"]:  # every server and nginx was stopped
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_report_and_extrapolation(results):
+    folder, r = results
+    for metric in ("build_seconds", "db_mb", "floor_seconds", "ots_seconds"):
+        assert number(r["extrapolation"][metric]["loglog"]) and r["extrapolation"][metric]["loglog"] > 0
+    markdown = (folder / "benchmarks.md").read_text(encoding="utf-8")
+    assert markdown == r["markdown"] + "\n"
+    for heading in ("## 1,000 papers", "### Latency", "### Load", "## Summary", "10M extrapolation"):
+        assert heading in markdown
+    assert "ours/floor" in markdown and "search: phrase" in markdown
+    if r["plot"]:
+        assert (folder / r["plot"]).stat().st_size > 0
+    else:
+        assert "Plot: skipped" in markdown
+
+
+def test_parse_wrk_units():
+    output = """Running 10s test @ http://127.0.0.1:8001/
+  2 threads and 10 connections
+  Latency Distribution
+     50%  850.00us
+     75%    1.20ms
+     90%    2.50ms
+     99%    1.05s
+  1234 requests in 10.01s, 5.00MB read
+  Socket errors: connect 0, read 1, write 0, timeout 3
+  Non-2xx or 3xx responses: 7
+Requests/sec:    123.30
+Transfer/sec:    511.00KB
+"""
+    parsed = parse_wrk(output)
+    assert parsed["rps"] == 123.3 and parsed["requests"] == 1234
+    assert parsed["p50_ms"] == pytest.approx(0.85) and parsed["p99_ms"] == pytest.approx(1050)
+    assert parsed["non_2xx"] == 7 and parsed["socket_errors"] == 4 and parsed["timeouts"] == 3
