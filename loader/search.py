@@ -70,12 +70,19 @@ def _quoted(words) -> str:
 
 def to_fts_query(text: str | None) -> str:
     """A valid FTS5 MATCH expression requiring every term of `text`."""
-    return " AND ".join(term.fts() for term in parse(text)) or MATCH_NOTHING
+    return every_term(parse(text))
 
 
 def to_fts_any(text: str | None) -> str:
     """A valid FTS5 MATCH expression requiring the phrases of `text` and any one of its other terms."""
-    terms = parse(text)
+    return any_term(parse(text))
+
+
+def every_term(terms: list[Term]) -> str:
+    return " AND ".join(term.fts() for term in terms) or MATCH_NOTHING
+
+
+def any_term(terms: list[Term]) -> str:
     required = [term.fts() for term in terms if term.phrase]
     optional = [term.fts() for term in terms if not term.phrase]
     if optional:

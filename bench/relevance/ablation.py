@@ -61,10 +61,11 @@ from bench.relevance.evaluate import (
     baseline_search,
     load_judgements,
     our_search,
+    replace_between,
 )
 from loader.build import build
 from loader.schema import FTS_COLUMNS, FTS_TABLE, FTS_TOKENIZE, PAPERS
-from loader.search import MATCH_NOTHING, Term, parse, to_fts_any, to_fts_query
+from loader.search import Term, any_term, every_term, parse, to_fts_any, to_fts_query
 from loader.site import METADATA, PLUGINS, ROOT, STATIC, TEMPLATES, datasette_instance, settings
 
 METRICS = ("R@1", "R@5", "MRR")  # the order of Scores.summary
@@ -150,17 +151,12 @@ def _plain_terms(text: str | None) -> list[Term]:
 
 def fts_query_plain(text: str | None) -> str:
     """`loader.search.to_fts_query` without the joined alternate of hyphenated words."""
-    return " AND ".join(term.fts() for term in _plain_terms(text)) or MATCH_NOTHING
+    return every_term(_plain_terms(text))
 
 
 def fts_any_plain(text: str | None) -> str:
     """`loader.search.to_fts_any` without the joined alternate of hyphenated words."""
-    terms = _plain_terms(text)
-    required = [term.fts() for term in terms if term.phrase]
-    optional = [term.fts() for term in terms if not term.phrase]
-    if optional:
-        required.append("(" + " OR ".join(optional) + ")")
-    return " AND ".join(required) or MATCH_NOTHING
+    return any_term(_plain_terms(text))
 
 
 def _check_plain_functions(queries: list[Query]) -> None:
@@ -390,8 +386,8 @@ def write_docs(ablation: Ablation, path: Path = DOCS) -> None:
         nl = text.find("\n## ", at)  # the section goes after the relevance table's own section
         at = len(text) if nl == -1 else nl + 1
         text = text[:at].rstrip("\n") + "\n\n" + SECTION + ("\n" + text[at:] if text[at:] else "")
-    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
-    path.write_text(text[:start] + "\n" + ablation.tables() + "\n" + text[end:], encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    replace_between(path, TABLE_START, TABLE_END, ablation.tables())
 
 
 def main(argv: list[str]) -> None:

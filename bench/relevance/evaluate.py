@@ -149,10 +149,15 @@ async def evaluate(db: Path) -> Report:
     return Report(dict(ours), dict(baseline), misses, found, total)
 
 
-def write_docs(report: Report, path: Path = DOCS) -> None:
+def replace_between(path: Path, start_marker: str, end_marker: str, content: str) -> None:
+    """Replace what stands between two markers of a document (a generated table)."""
     text = path.read_text(encoding="utf-8")
-    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
-    path.write_text(text[:start] + "\n" + report.table() + "\n" + text[end:], encoding="utf-8")
+    start, end = text.index(start_marker) + len(start_marker), text.index(end_marker)
+    path.write_text(text[:start] + "\n" + content + "\n" + text[end:], encoding="utf-8")
+
+
+def write_docs(report: Report, path: Path = DOCS) -> None:
+    replace_between(path, TABLE_START, TABLE_END, report.table())
 
 
 def main(argv: list[str]) -> None:
