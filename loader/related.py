@@ -22,7 +22,7 @@ TITLE_WEIGHT = 3
 SAMPLE_SIZE = 5000  # papers whose words estimate how rare a word is
 # A word in more than this many papers (per SAMPLE_SIZE, or in a tenth of a smaller corpus) is not
 # distinctive: it tells little, and on a large index it makes the query slow.
-COMMON_LIMIT = 50
+COMMON_LIMIT = 20
 
 # Words too common in abstracts to tell papers apart, on top of the ordinary stop words.
 COMMON_IN_ABSTRACTS = frozenset(
