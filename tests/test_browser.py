@@ -217,7 +217,7 @@ def test_search_from_home_page_to_paper_and_its_code(page, server, tmp_path):
 
     shots = SCREENSHOTS or tmp_path
     shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / "search.png"), full_page=True)
+    page.screenshot(path=str(shots / "search.png"))  # the first screenful, as a visitor sees it
 
     # The first title leads to the paper's own page.
     cards.first.locator(".result-title a").click()

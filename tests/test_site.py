@@ -324,6 +324,14 @@ async def test_search_page_shows_cards_with_marked_words(site):
     assert '<a href="https://github.com/billpsomas/efficient-probing" rel="noopener nofollow">' in html
 
 
+async def test_search_page_says_which_results_have_only_some_words(site):
+    rows = await search(site, "linear probing")
+    some = [row for row in rows if row["matched"] == 1]
+    assert some and all(row["matched"] == 0 for row in rows[: len(rows) - len(some)])  # every-word results first
+    html = (await site.client.get("/papers/search", params={"q": "linear probing"})).text
+    assert html.count("has some of your words") == len(some)
+
+
 async def test_settings_are_the_documented_ones(site):
     settings = await get_json(site, "/-/settings.json")
     assert settings["sql_time_limit_ms"] == 1500
