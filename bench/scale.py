@@ -922,7 +922,7 @@ def _render_size(n: int, r: dict) -> list[str]:
             )
     lines += [
         "",
-        f"Harness phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r["phase_seconds"].items()) + ".",
+        "Harness phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r["phase_seconds"].items()) + ".",
         "",
     ]
     return lines

@@ -7,9 +7,8 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
-import pytest
 
-from loader.build import build, paper_id
+from loader.build import paper_id
 from tests.conftest import DUMPS
 
 
