@@ -196,8 +196,11 @@ class _replacement:
         handle, name = tempfile.mkstemp(prefix=f".{self.db_path.name}.", suffix=".tmp", dir=self.db_path.parent)
         os.close(handle)
         self.work_path = Path(name)
-        if self.copy_existing and self.db_path.exists():
-            shutil.copyfile(self.db_path, self.work_path)
+        os.chmod(self.work_path, 0o644)  # mkstemp makes it private; the database is meant to be read and served
+        if self.db_path.exists():
+            shutil.copymode(self.db_path, self.work_path)
+            if self.copy_existing:
+                shutil.copyfile(self.db_path, self.work_path)
         return self.work_path
 
     def __exit__(self, kind, error, traceback) -> None:

@@ -136,3 +136,12 @@ def test_failure_in_a_later_dump_keeps_nothing_of_earlier_ones(tmp_path, data_co
     with pytest.raises(DumpError):
         build(db, [data_copy])
     assert not db.exists()
+
+
+def test_the_database_file_is_readable_by_others_and_keeps_its_mode(tmp_path, data_copy):
+    db = tmp_path / "papers.db"
+    build(db, [data_copy / "000_cb7cd7af2323319e.txt"])
+    assert db.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+    db.chmod(0o640)
+    build(db, [data_copy / "001_aac3630fa6cd08cf.txt"])
+    assert db.stat().st_mode & 0o777 == 0o640
