@@ -812,6 +812,7 @@ def render(results: dict) -> str:
             f"{_f(s['ours']['rss_mb'], 0)} | {_f(s['incremental']['seconds'])} | {_f(worst)} | "
             f"{_f(direct)} → {_f(scaled)} |"
         )
+    lines += _targets(sizes[-1], results["sizes"][sizes[-1]])
     ex = results["extrapolation"]
     build, db_mb = ex["build_seconds"], ex["db_mb"]
     lines += [
@@ -837,6 +838,33 @@ def render(results: dict) -> str:
     else:
         lines += [f"Plot: {results.get('plot_note', 'skipped')}.", ""]
     return "\n".join(lines)
+
+
+def _targets(n: int, r: dict) -> list[str]:
+    """The issue's targets (set for 1M papers), checked at the largest size measured."""
+    s, http = r["steps"], r["http"]
+    search_p95 = {k: v["p95_ms"] for k, v in http.items() if k.startswith("search")}
+    table_p95 = max(v["p95_ms"] for k, v in http.items() if k.startswith("table"))
+    errors = sum(v.get("non_2xx", 0) or 0 for v in list(r["load"].values()) + list(r["scale_out"].values()) if isinstance(v, dict))
+    errors += sum(v["non_200"] for v in http.values())
+    checks = [
+        ("build within 1.5× the floor", f"{r['ratios']['ours_over_floor']:.1f}×", r["ratios"]["ours_over_floor"] <= 1.5),
+        ("build faster than off-the-shelf", f"{r['ratios']['ours_over_ots']:.1f}×", r["ratios"]["ours_over_ots"] < 1),
+        ("peak memory under 500 MB", f"{s['ours']['rss_mb']:.0f} MB", s["ours"]["rss_mb"] < 500),
+        ("incremental +100 papers under 2 s", f"{s['incremental']['seconds']:.1f} s", s["incremental"]["seconds"] < 2),
+        ("search p95 under 50 ms, every class", f"worst {max(search_p95.values()):.0f} ms", max(search_p95.values()) < 50),
+        ("table page with facets p95 under 500 ms", f"{table_p95:.0f} ms", table_p95 < 500),
+        ("no request errors", f"{errors}", errors == 0),
+    ]
+    lines = [
+        "",
+        f"## Targets (set for 1,000,000 papers), at {n:,} papers",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in checks]
+    return lines
 
 
 def _render_size(n: int, r: dict) -> list[str]:
