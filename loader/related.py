@@ -23,6 +23,9 @@ SAMPLE_SIZE = 5000  # papers whose words estimate how rare a word is
 # A word in more than this many papers (per SAMPLE_SIZE, or in a tenth of a smaller corpus) is not
 # distinctive: it tells little, and on a large index it makes the query slow.
 COMMON_LIMIT = 20
+# And a word expected in more than this many papers of the whole database is left out too, so
+# one paper's query reads a bounded number of postings however large the database grows.
+MAX_POSTINGS = 500
 
 # Words too common in abstracts to tell papers apart, on top of the ordinary stop words.
 COMMON_IN_ABSTRACTS = frozenset(
@@ -68,6 +71,7 @@ def compute_related(conn: sqlite3.Connection, fts_table: str, paper_ids: set[int
         targets = sorted(pid for pid in wanted if conn.execute("select 1 from papers where id = ?", [pid]).fetchone())
         conn.executemany("delete from related where paper_id = ?", [(pid,) for pid in targets])
     frequency, sampled, complete = _sample_frequencies(conn)
+    limit = _common_limit(sampled, conn.execute("select count(*) from papers").fetchone()[0])
     query = (
         f"select rowid, bm25({fts_table}, 5.0, 1.0, 1.0) as score from {fts_table} "
         f"where {fts_table} match ? and rowid != ? order by score limit ?"
@@ -75,7 +79,7 @@ def compute_related(conn: sqlite3.Connection, fts_table: str, paper_ids: set[int
     rows = []
     for paper_id in targets:
         title, abstract = conn.execute("select title, abstract from papers where id = ?", [paper_id]).fetchone()
-        terms = distinctive_terms(paper_terms(title, abstract), frequency, sampled, complete)
+        terms = distinctive_terms(paper_terms(title, abstract), frequency, sampled, complete, limit)
         if not terms:
             continue
         match = " OR ".join(f'"{term}"' for term in terms)
@@ -96,13 +100,21 @@ def _sample_frequencies(conn: sqlite3.Connection) -> tuple[Counter[str], int, bo
     return frequency, sampled, True
 
 
-def distinctive_terms(counts: Counter[str], frequency: Counter[str], sampled: int, complete: bool) -> list[str]:
+def _common_limit(sampled: int, papers: int) -> int:
+    """How many sampled papers may hold a word that still counts as distinctive."""
+    by_share = min(COMMON_LIMIT, max(sampled // 10, 2))
+    by_postings = MAX_POSTINGS * sampled // max(papers, 1)
+    return max(min(by_share, by_postings), 1)
+
+
+def distinctive_terms(
+    counts: Counter[str], frequency: Counter[str], sampled: int, complete: bool, limit: int
+) -> list[str]:
     """The words that best tell this paper apart: frequent here, rare elsewhere.
 
-    Common words are left out (see COMMON_LIMIT), and so are, when the
-    frequencies cover every paper, words no other paper uses.
+    Words in more than `limit` sampled papers are left out (see `_common_limit`),
+    and so are, when the frequencies cover every paper, words no other paper uses.
     """
-    limit = min(COMMON_LIMIT, max(sampled // 10, 2))
     scored = []
     for word, count in counts.items():
         seen = frequency[word]
