@@ -16,6 +16,7 @@ import sqlite3
 import tempfile
 import time
 import unicodedata
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -119,7 +120,8 @@ def plan_build(db_path: Path, dumps: list[DumpFile], rebuild: bool) -> Plan:
     """Compare dump hashes with what the existing database recorded."""
     known: dict[str, str] = {}
     if db_path.exists() and not rebuild:
-        known = dict(_read_only(db_path).execute("select name, sha256 from dumps").fetchall())
+        with closing(_read_only(db_path)) as conn:
+            known = dict(conn.execute("select name, sha256 from dumps").fetchall())
     plan = Plan()
     for dump in dumps:
         if dump.name not in known:
@@ -132,10 +134,12 @@ def plan_build(db_path: Path, dumps: list[DumpFile], rebuild: bool) -> Plan:
 
 
 def _read_only(db_path: Path) -> sqlite3.Connection:
+    """The existing database, opened read-only; a clear error if it is not one of ours."""
+    connection = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        connection = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
         connection.execute("select 1 from dumps limit 1")
     except sqlite3.DatabaseError as error:
+        connection.close()
         raise BuildError(f"{db_path}: not a papers database ({error}); use --rebuild to start afresh") from None
     return connection
 
@@ -154,7 +158,8 @@ def build(
     dumps = find_dumps(dump_paths)
     plan = plan_build(db_path, dumps, rebuild)
     if not plan.to_load and not rebuild and db_path.exists() and not _captures_differ(db_path, overrides):
-        summary = _summarise(sqlite_utils.Database(_read_only(db_path)), plan, 0)
+        with closing(_read_only(db_path)) as conn:
+            summary = _summarise(sqlite_utils.Database(conn), plan, 0)
         summary.seconds = time.perf_counter() - started
         return summary
     with _replacement(db_path, copy_existing=not rebuild) as work_path:
@@ -337,12 +342,12 @@ def gather_evidence(conn: sqlite3.Connection) -> tuple[dict[str, Evidence], dict
 
 
 def _captures_differ(db_path: Path, overrides: dict[str, int]) -> bool:
-    conn = _read_only(db_path)
-    stored = {
-        name: Capture(year, source)
-        for name, year, source in conn.execute("select name, capture_year, capture_source from dumps")
-    }
-    return stored != infer_capture_years(*gather_evidence(conn), overrides)
+    with closing(_read_only(db_path)) as conn:
+        stored = {
+            name: Capture(year, source)
+            for name, year, source in conn.execute("select name, capture_year, capture_source from dumps")
+        }
+        return stored != infer_capture_years(*gather_evidence(conn), overrides)
 
 
 def _update_captures(db: sqlite_utils.Database, overrides: dict[str, int]) -> set[int]:
