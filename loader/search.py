@@ -16,6 +16,7 @@ SQL functions that `plugins/search_query.py` registers on every connection:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 
 from loader.text import STOPWORDS, WORD, joined
@@ -95,12 +96,26 @@ def exact_phrases(text: str | None, title: str | None, abstract: str | None) -> 
     if not text or '"' not in text:
         return 1
     haystack = f"{title or ''}\n{abstract or ''}"
-    for term in parse(text):
-        if term.phrase:
-            pattern = r"(?<![^\W_])" + r"[\W_]+".join(map(re.escape, term.words)) + r"(?![^\W_])"
-            if not re.search(pattern, haystack, re.IGNORECASE):
-                return 0
-    return 1
+    return int(all(pattern.search(haystack) for pattern in _phrase_patterns(text)))
+
+
+# SQLite calls exact_phrases and match_boost once per candidate row with the same query
+# text: the query is parsed once and the result reused for every row.
+@lru_cache(maxsize=256)
+def _phrase_patterns(text: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(
+        re.compile(r"(?<![^\W_])" + r"[\W_]+".join(map(re.escape, term.words)) + r"(?![^\W_])", re.IGNORECASE)
+        for term in parse(text)
+        if term.phrase
+    )
+
+
+@lru_cache(maxsize=256)
+def _boost_words(text: str | None) -> tuple[str, ...]:
+    """The query words judged by match_boost: lower-cased, no prefixes, no stop words."""
+    return tuple(
+        w.lower() for term in parse(text) if not term.prefix for w in term.words if w.lower() not in STOPWORDS
+    )
 
 
 def match_boost(text: str | None, title: str | None, abstract: str | None) -> float:
@@ -113,7 +128,7 @@ def match_boost(text: str | None, title: str | None, abstract: str | None) -> fl
     - in title: the share of neighbouring query words together in the title.
     Applied to the best candidates only, so its cost does not grow with the corpus.
     """
-    words = [w.lower() for term in parse(text) if not term.prefix for w in term.words if w.lower() not in STOPWORDS]
+    words = _boost_words(text)
     if not words:
         return 1.0
     body = f"{title or ''}\n{abstract or ''}".lower()
