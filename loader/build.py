@@ -18,7 +18,7 @@ import time
 import unicodedata
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -92,7 +92,11 @@ def title_key(title: str) -> str:
 
 def paper_id(title: str) -> int:
     """A stable integer id from the normalised title, below 2**53 so JavaScript keeps it exact."""
-    digest = hashlib.sha256(title_key(title).encode("utf-8")).digest()
+    return _id_for_key(title_key(title))
+
+
+def _id_for_key(key: str) -> int:
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") >> 11
 
 
@@ -257,8 +261,9 @@ def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
 def _write_batch(db: sqlite_utils.Database, dump_name: str, batch: list[Entry]) -> set[int]:
     papers, appearances, links, repos = [], [], [], {}
     for entry in batch:
-        pid = paper_id(entry.title)
-        papers.append((pid, entry.title, entry.abstract, title_key(entry.title), search_terms(entry.title, entry.abstract)))
+        key = title_key(entry.title)
+        pid = _id_for_key(key)
+        papers.append((pid, entry.title, entry.abstract, key, search_terms(entry.title, entry.abstract)))
         appearances.append(
             (
                 dump_name,
@@ -375,9 +380,7 @@ def _month_day(page_date: str) -> tuple[int, int]:
 
 
 def _capture_date(page_date: str, year: int | None) -> str | None:
-    if year is None:
-        return None
-    return datetime.strptime(f"{page_date} {year}", "%b %d %Y").date().isoformat()
+    return None if year is None else date(year, *_month_day(page_date)).isoformat()
 
 
 # Derived columns of touched papers, one pass over their appearances in date order
