@@ -37,7 +37,7 @@ test: $(BIN)/.installed
 bench-relevance: $(BIN)/.installed
 	$(BIN)/python -m bench.relevance.evaluate --write-docs
 
-# Scale and speed (see docs/benchmarks.md); 100k takes tens of minutes: related papers dominate.
+# Scale and speed (see docs/benchmarks.md); not part of `make test` (a 1k smoke run is).
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.scale --sizes 10000,100000 --out docs/benchmarks.md
 

@@ -780,8 +780,8 @@ def render(results: dict) -> str:
         "--nl --pk id --replace`, `sqlite-utils enable-fts papers title abstract`. Floor: stdlib sqlite3,",
         "parse + one transaction of `executemany` + an external-content FTS5 table and one `rebuild`.",
         "Both baselines load (id, title, abstract) only; ours also writes links, repositories,",
-        "appearances, capture years, derived columns, a stemmed index with joined compounds and five",
-        "related papers per paper, then runs SQLite's and FTS5's integrity checks.",
+        "appearances, capture years, derived columns, a stemmed index with joined compounds and the",
+        "word rarities related papers are chosen from, then runs SQLite's and FTS5's integrity checks.",
         "",
     ]
     for n, r in sorted(results["sizes"].items()):
@@ -832,7 +832,7 @@ def render(results: dict) -> str:
         "",
     ]
     if len(sizes) == 1:
-        lines += ["With one measured size the extrapolation is only proportional: it assumes linear growth, which the related-papers step does not have.", ""]
+        lines += ["With one measured size the extrapolation is only proportional: it assumes linear growth.", ""]
     if results.get("plot"):
         lines += [f"![Build time and search p95 against size]({results['plot']})", ""]
     else:

@@ -27,9 +27,17 @@ import sqlite_utils
 from .capture import Capture, Evidence, infer_capture_years
 from .links import find_links
 from .parser import Entry, Page, decode_lines, parse_dump, parse_month_day
-from .related import compute_related
+from .related import refresh_word_rarity
 from .text import search_terms
-from .schema import FTS_TABLE, create_fts_triggers, create_schema, drop_fts_triggers, rebuild_fts
+from .schema import (
+    FTS_TABLE,
+    SCHEMA_VERSION,
+    create_fts_triggers,
+    create_schema,
+    drop_fts_triggers,
+    rebuild_fts,
+    schema_version,
+)
 
 BATCH_SIZE = 2000
 Progress = Callable[[int], None]
@@ -161,7 +169,7 @@ def build(
     overrides = overrides or {}
     dumps = find_dumps(dump_paths)
     plan = plan_build(db_path, dumps, rebuild)
-    if not plan.to_load and not rebuild and db_path.exists() and not _captures_differ(db_path, overrides):
+    if not plan.to_load and not rebuild and db_path.exists() and _is_current(db_path, overrides):
         with closing(_read_only(db_path)) as conn:
             summary = _summarise(sqlite_utils.Database(conn), plan, 0)
         summary.seconds = time.perf_counter() - started
@@ -183,7 +191,7 @@ def build(
                 create_fts_triggers(db)
             touched |= _update_captures(db, overrides)
             _refresh_papers(db, touched)
-            compute_related(db.conn, FTS_TABLE, None if bulk else touched)
+            refresh_word_rarity(db.conn)
         _check(db)
         summary = _summarise(db, plan, before)
         db.close()
@@ -346,13 +354,16 @@ def gather_evidence(conn: sqlite3.Connection) -> tuple[dict[str, Evidence], dict
     return evidence, explicit
 
 
-def _captures_differ(db_path: Path, overrides: dict[str, int]) -> bool:
+def _is_current(db_path: Path, overrides: dict[str, int]) -> bool:
+    """True when the database has this version's schema and the capture years the evidence gives."""
     with closing(_read_only(db_path)) as conn:
+        if schema_version(conn) != SCHEMA_VERSION:
+            return False
         stored = {
             name: Capture(year, source)
             for name, year, source in conn.execute("select name, capture_year, capture_source from dumps")
         }
-        return stored != infer_capture_years(*gather_evidence(conn), overrides)
+        return stored == infer_capture_years(*gather_evidence(conn), overrides)
 
 
 def _update_captures(db: sqlite_utils.Database, overrides: dict[str, int]) -> set[int]:

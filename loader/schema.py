@@ -6,6 +6,7 @@ column added here is added everywhere.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -119,20 +120,32 @@ APPEARANCES = Table(
     indexes=(("paper_id",),),
 )
 
-RELATED = Table(
-    "related",
+WORD_RARITY = Table(
+    "word_rarity",
     {
-        "paper_id": int,
-        "rank": int,  # 1 = most related
-        "related_id": int,
-        "score": float,  # BM25 of the related paper for this paper's distinctive words
+        "word": str,
+        "papers": int,  # how many papers of the sample use it (see loader/related.py)
+        "idf": float,  # its weight in a paper's related query; NULL when too common or unique
     },
-    pk=("paper_id", "rank"),
-    foreign_keys=(("paper_id", "papers", "id"), ("related_id", "papers", "id")),
-    indexes=(("related_id",),),
+    pk="word",
 )
 
-TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, RELATED)
+CORPUS = Table(
+    "corpus",
+    {
+        "papers": int,
+        "sampled": int,  # papers in the word_rarity sample
+        "common_limit": int,  # sampled papers a word may be in and still count as distinctive
+        "unseen_idf": float,  # weight of a word the sample lacks; NULL when the sample is every paper
+    },
+    pk="papers",
+)
+
+TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, WORD_RARITY, CORPUS)
+# Tables earlier versions made that this one does not; `create_schema` drops them.
+OBSOLETE_TABLES = ("related",)  # version 1 stored related papers at build time
+# Stored as `pragma user_version`: a database of another version is brought up to this one.
+SCHEMA_VERSION = 2
 
 FTS_TABLE = "papers_fts"
 FTS_COLUMNS = ("title", "abstract", "search_terms")
@@ -140,7 +153,9 @@ FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 
 
 def create_schema(db: sqlite_utils.Database) -> None:
-    """Create every table, index and the FTS index; a no-op where they exist."""
+    """Create every table, index and the FTS index and drop obsolete tables; a no-op where done."""
+    for name in OBSOLETE_TABLES:
+        db.execute(f"drop table if exists [{name}]")
     for table in TABLES:
         db[table.name].create(
             table.columns,
@@ -155,6 +170,11 @@ def create_schema(db: sqlite_utils.Database) -> None:
     if FTS_TABLE not in db.table_names():
         db[PAPERS.name].enable_fts(list(FTS_COLUMNS), replace=True, tokenize=FTS_TOKENIZE)
         create_fts_triggers(db)
+    db.execute(f"pragma user_version = {SCHEMA_VERSION}")
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("pragma user_version").fetchone()[0]
 
 
 def create_fts_triggers(db: sqlite_utils.Database) -> None:

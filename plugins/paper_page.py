@@ -2,7 +2,8 @@
 
 Datasette's row page shows the columns of one paper; readers also want what
 points at it. The data comes from three small indexed queries, run only for
-the row page of the `papers` table, and is rendered by
+the row page of the `papers` table, plus the `related` saved query of
+`metadata.yml` (declared there once), and is rendered by
 `templates/row-papers-papers.html` with autoescaping on.
 """
 
@@ -25,11 +26,6 @@ from appearances a join dumps d on d.name = a.dump
 where a.paper_id = :id
 order by d.capture_date is null, d.capture_date desc, a.dump
 """
-RELATED_SQL = """
-select r.rank, r.score, p.id, p.title, p.published_year
-from related r join papers p on p.id = r.related_id
-where r.paper_id = :id order by r.rank
-"""
 
 
 async def paper_context(datasette, database: str, paper_id: str) -> dict:
@@ -42,11 +38,12 @@ async def paper_context(datasette, database: str, paper_id: str) -> dict:
     def row_url(table: str, key: object) -> str:
         return datasette.urls.row(database, table, tilde_encode(str(key)))
 
+    related = await datasette.get_canned_query(database, "related", None)
     return {
         "paper": next(iter(await rows(PAPER_SQL)), None),
         "paper_links": await rows(LINKS_SQL),
         "paper_listings": await rows(LISTINGS_SQL),
-        "paper_related": await rows(RELATED_SQL),
+        "paper_related": await rows(related["sql"]),
         "row_url": row_url,
     }
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from loader import schema
 from loader.site import datasette_instance
 
 PROBING = "Attention, Please! Revisiting Attentive Probing for Masked Image Modeling"
@@ -268,8 +269,8 @@ async def test_paper_page_shows_code_links_listings_and_related(site, papers_db)
     assert '<a href="https://github.com/billpsomas/efficient-probing" rel="noopener nofollow">' in html
     assert 'href="/papers/dumps/000_cb7cd7af2323319e~2Etxt"' in html
     assert "Related papers" in html
-    related = sql(papers_db, "select p.title from related r join papers p on p.id = r.related_id where r.paper_id = ? order by rank", [paper_id])
-    positions = [html.index(title.replace("'", "&#39;")) for (title,) in related]
+    related = [row["title"] for row in await get_json(site, "/papers/related.json", _shape="array", id=str(paper_id))]
+    positions = [html.index(title.replace("'", "&#39;")) for title in related]
     assert len(related) == 5 and positions == sorted(positions)
     listing = await site.client.get("/papers/dumps/000_cb7cd7af2323319e~2Etxt")
     assert listing.status_code == 200
@@ -294,7 +295,7 @@ async def test_metadata_title_license_source_and_descriptions(site):
     assert metadata["license"] and metadata["about_url"] == "/about"
     tables = metadata["databases"]["papers"]["tables"]
     with sqlite3.connect(next(iter([site.databases["papers"].path]))) as conn:
-        for table in ("papers", "repos", "links", "appearances", "dumps", "related"):
+        for table in (table.name for table in schema.TABLES):
             assert tables[table]["description"], table
             columns = {row[1] for row in conn.execute(f"pragma table_info({table})")}
             assert set(tables[table]["columns"]) == columns, table
@@ -304,7 +305,7 @@ async def test_fts_tables_are_hidden(site):
     tables = (await get_json(site, "/papers.json"))["tables"]
     hidden = {t["name"] for t in tables if t["hidden"]}
     assert {"papers_fts", "papers_fts_data", "papers_fts_idx", "papers_fts_docsize", "papers_fts_config"} <= hidden
-    assert not {"papers", "repos", "links", "appearances", "dumps", "related"} & hidden
+    assert not {table.name for table in schema.TABLES} & hidden
 
 
 async def test_home_and_about_pages(site):

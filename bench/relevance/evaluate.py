@@ -119,14 +119,15 @@ async def our_search(site, q: str) -> list[str]:
     return [row["title"] for row in response.json()][:DEPTH]
 
 
-def related_hits(db: Path, pairs: list[tuple[str, str]]) -> tuple[int, int]:
-    conn = sqlite3.connect(db)
-    ids = dict(conn.execute("select title, id from papers"))
+async def related_hits(site, db: Path, pairs: list[tuple[str, str]]) -> tuple[int, int]:
+    """How many directed pairs find their partner among the `related` saved query's five answers."""
+    ids = dict(sqlite3.connect(db).execute("select title, id from papers"))
     found = 0
     for a, b in pairs:
         for one, other in ((a, b), (b, a)):
-            top = {row[0] for row in conn.execute("select related_id from related where paper_id = ? and rank <= 5", [ids[one]])}
-            found += ids[other] in top
+            response = await site.client.get("/papers/related.json", params={"id": ids[one], "_shape": "array"})
+            response.raise_for_status()
+            found += ids[other] in {row["id"] for row in response.json()}
     return found, 2 * len(pairs)
 
 
@@ -145,7 +146,7 @@ async def evaluate(db: Path) -> Report:
             baseline[kind].add(base_ranking, query.expected)
         if not set(ranking[:5]) & set(query.expected):
             misses.append((query.q, query.kind, ranking[:5]))
-    found, total = related_hits(db, pairs)
+    found, total = await related_hits(site, db, pairs)
     return Report(dict(ours), dict(baseline), misses, found, total)
 
 
