@@ -51,18 +51,41 @@ _URL_HINTS = ("http", "github", "gitlab", "huggingface", "bitbucket", "codeberg"
 
 def find_links(text: str) -> list[Link]:
     """Every URL in `text`, in order of appearance, each once."""
-    lowered = text.lower()
-    if not any(hint in lowered for hint in _URL_HINTS):
-        return []
     links: list[Link] = []
     seen: set[str] = set()
-    for match in URL_RE.finditer(text):
-        raw = _trim(match.group(0))
-        link = classify(raw)
-        if link is not None and link.url not in seen:
-            seen.add(link.url)
-            links.append(link)
+    for start, end in _url_tokens(text):
+        for match in URL_RE.finditer(text, start, end):
+            raw = _trim(match.group(0))
+            link = classify(raw)
+            if link is not None and link.url not in seen:
+                seen.add(link.url)
+                links.append(link)
     return links
+
+
+def _url_tokens(text: str) -> list[tuple[int, int]]:
+    """Spans of the whitespace-free tokens that hold a URL hint, in order.
+
+    A URL never spans whitespace, so `URL_RE` (slow over a whole abstract: it
+    may start anywhere) only runs over these few tokens.
+    """
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a letter whose lower case is longer: positions would shift
+        return [(0, len(text))]
+    spans = set()
+    for hint in _URL_HINTS:
+        at = lowered.find(hint)
+        while at != -1:
+            start = at
+            while start and not text[start - 1].isspace():
+                start -= 1
+            end = _TOKEN_REST.match(text, at).end()
+            spans.add((start, end))
+            at = lowered.find(hint, end)
+    return sorted(spans)
+
+
+_TOKEN_REST = re.compile(r"\S*")
 
 
 def _trim(candidate: str) -> str:
