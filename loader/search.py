@@ -95,19 +95,15 @@ def exact_phrases(text: str | None, title: str | None, abstract: str | None) -> 
     """1 when every quoted phrase of `text` occurs in title or abstract with the same words in order."""
     if not text or '"' not in text:
         return 1
-    haystack = f"{title or ''}\n{abstract or ''}"
-    return int(all(pattern.search(haystack) for pattern in _phrase_patterns(text)))
+    haystack = f"{title or ''}\n{abstract or ''}".lower()
+    return int(all(_occurs(words, haystack) for words in _phrases(text)))
 
 
 # SQLite calls exact_phrases and match_boost once per candidate row with the same query
 # text: the query is parsed once and the result reused for every row.
 @lru_cache(maxsize=256)
-def _phrase_patterns(text: str) -> tuple[re.Pattern[str], ...]:
-    return tuple(
-        re.compile(r"(?<![^\W_])" + r"[\W_]+".join(map(re.escape, term.words)) + r"(?![^\W_])", re.IGNORECASE)
-        for term in parse(text)
-        if term.phrase
-    )
+def _phrases(text: str) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(w.lower() for w in term.words) for term in parse(text) if term.phrase)
 
 
 @lru_cache(maxsize=256)
@@ -131,14 +127,33 @@ def match_boost(text: str | None, title: str | None, abstract: str | None) -> fl
     words = _boost_words(text)
     if not words:
         return 1.0
-    body = f"{title or ''}\n{abstract or ''}".lower()
-    present = set(WORD.findall(body))
-    exact = sum(w in present for w in words) / len(words)
+    title = (title or "").lower()
+    body = f"{title}\n{(abstract or '').lower()}"
+    exact = sum(_occurs((w,), body) for w in words) / len(words)
     pairs = list(zip(words, words[1:]))
-    together = sum(_adjacent(a, b, body) for a, b in pairs) / len(pairs) if pairs else exact
-    in_title = sum(_adjacent(a, b, (title or "").lower()) for a, b in pairs) / len(pairs) if pairs else 0.0
+    together = sum(_occurs(pair, body) for pair in pairs) / len(pairs) if pairs else exact
+    in_title = sum(_occurs(pair, title) for pair in pairs) / len(pairs) if pairs else 0.0
     return 1.0 + 0.5 * exact + 0.5 * together + 0.5 * in_title
 
 
-def _adjacent(first: str, second: str, text: str) -> bool:
-    return re.search(rf"(?<![^\W_]){re.escape(first)}[\W_]+{re.escape(second)}(?![^\W_])", text) is not None
+def _occurs(words: tuple[str, ...], text: str) -> bool:
+    """True when the lower-cased words stand in the lower-cased text as whole words, in order,
+    with only spaces or punctuation between them.
+
+    The pattern starts with a literal, so `re` skips ahead to it; the check that
+    the match starts a word is made here (a look-behind in front would make `re`
+    try every position, which over 2,000 abstracts per query was most of its cost).
+    """
+    pattern = _sequence_pattern(words)
+    at = 0
+    while (match := pattern.search(text, at)) is not None:
+        start = match.start()
+        if start == 0 or not text[start - 1].isalnum():
+            return True
+        at = start + 1
+    return False
+
+
+@lru_cache(maxsize=1024)
+def _sequence_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"[\W_]+".join(map(re.escape, words)) + r"(?![^\W_])")
