@@ -26,7 +26,8 @@ rebuild: $(BIN)/.installed
 	$(BIN)/papers-db build --db $(DB) --rebuild
 
 # Read-only and immutable: Datasette may cache counts and offers /papers.db for download.
-# The full command (metadata, plugins, templates, settings.json) is in loader/site.py.
+# A rebuild (make build in another terminal) is picked up within a second, with no failed
+# request and no page mixing two versions. The whole story is in loader/site.py.
 serve: $(DB)
 	$(BIN)/python -m loader.site $(DB) --host $(HOST) --port $(PORT)
 
@@ -37,9 +38,9 @@ test: $(BIN)/.installed
 bench-relevance: $(BIN)/.installed
 	$(BIN)/python -m bench.relevance.evaluate --write-docs
 
-# Scale and speed (see docs/benchmarks.md); not part of `make test` (a 1k smoke run is).
+# Scale and speed, 10k to 1M papers (see docs/benchmarks.md; about an hour on 2 cores); `make test` runs a 1k smoke run.
 bench: $(BIN)/.installed
-	$(BIN)/python -m bench.scale --sizes 10000,100000 --out docs/benchmarks.md
+	$(BIN)/python -m bench.scale --sizes 10000,100000,1000000 --one-dump --out docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) $(DB)

@@ -317,7 +317,7 @@ def answers(port: int, path: str = "/-/versions.json") -> Callable[[], bool]:
 def datasette(db: Path, port: int, logs: Path, name: str):
     from loader.site import serve_command
 
-    return process(serve_command(db, HOST, port), logs / f"{name}.log", answers(port))
+    return process(serve_command(db, HOST, port, reload=False), logs / f"{name}.log", answers(port))
 
 
 def peak_rss_mb(pid: int) -> float | None:

@@ -1,15 +1,41 @@
-"""How the site is served, declared once for `make serve` and for the tests.
+"""How the site is served, declared once for `make serve`, the benchmarks and the tests.
 
-`python -m loader.site DB [--host H] [--port P]` runs `datasette serve` with
-the project's metadata, plugins, templates, static files and settings; the
-tests build the same instance in-process with `datasette_instance()`.
+`python -m loader.site DB [--host H] [--port P]` serves the database with the
+project's metadata, plugins, templates, static files and settings, and picks
+up a rebuilt file without dropping a request:
+
+- A build never writes to the served file: it renames a finished, checked file
+  over it (see `loader.build`). So the file at the path is always whole, but a
+  server that opened the path lazily, one connection per thread, could answer
+  one request from the old file and the next from the new one.
+- So each server process pins one version: at start it hard-links the file into
+  a private folder beside it and opens only that link. Every query and the
+  download of one process see the same bytes however often the path is replaced.
+- A supervisor holds the listening socket and runs one server process on it.
+  When the file at the path changes, it starts a second process, waits until
+  that one has opened the new version, has the first stop accepting (it still
+  finishes the requests it has), and only then lets the second accept.
+  Connections arriving in between wait in the socket's queue. So no request
+  fails, and no reader sees the new version and then the old one again.
+
+`--no-reload` runs one server process with no supervisor (what the benchmarks
+measure). The tests build the same site in-process with `datasette_instance()`.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,39 +47,26 @@ PLUGINS = ROOT / "plugins"
 TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"
 SETTINGS = ROOT / "settings.json"
+POLL_SECONDS = 1.0  # how often the supervisor looks at the file
+START_TIMEOUT = 300.0  # seconds a new server process may take to become ready
+
+
+class ServeError(Exception):
+    """A server process that could not start; the message is one line."""
 
 
 def settings() -> dict[str, Any]:
     return json.loads(SETTINGS.read_text(encoding="utf-8"))
 
 
-def serve_command(db: Path, host: str = "127.0.0.1", port: int = 8001) -> list[str]:
-    """The `datasette serve` command line: read-only, immutable, with every part of the site."""
-    command = [
-        str(Path(sys.executable).parent / "datasette"),
-        "serve",
-        "--immutable",
-        str(db),
-        "--metadata",
-        str(METADATA),
-        "--plugins-dir",
-        str(PLUGINS),
-        "--template-dir",
-        str(TEMPLATES),
-        "--static",
-        f"static:{STATIC}",
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
-    for name, value in settings().items():
-        command += ["--setting", name, str(value).lower() if isinstance(value, bool) else str(value)]
-    return command
+def serve_command(db: Path, host: str = "127.0.0.1", port: int = 8001, *, reload: bool = True) -> list[str]:
+    """The command `make serve` runs (with `reload=False`: one server process, no supervisor)."""
+    command = [sys.executable, "-m", "loader.site", str(db), "--host", host, "--port", str(port)]
+    return command if reload else command + ["--no-reload"]
 
 
 def datasette_instance(db: Path):
-    """The same site as `serve_command`, in-process, for `datasette.client` tests."""
+    """The site, in-process: read-only and immutable, with every part of the project."""
     from datasette.app import Datasette
 
     return Datasette(
@@ -66,17 +79,176 @@ def datasette_instance(db: Path):
     )
 
 
-def main(argv: list[str]) -> None:
-    import argparse
+# ----------------------------------------------------------------------------- one server process
+# A server process started by the supervisor talks to it in lines: it says READY once it has
+# opened its version, starts accepting when told GO, and says CLOSED once it stopped accepting.
+READY, GO, CLOSED = b"ready\n", b"go\n", b"closed\n"
 
-    parser = argparse.ArgumentParser(description="Serve the papers database with Datasette.")
+
+def serve_pinned(db: Path, listener: socket.socket, *, supervised: bool) -> None:
+    """Serve the version of `db` there is now on `listener` until SIGTERM or SIGINT."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None):
+            for server in self.servers:  # uvicorn's own first step, done here so CLOSED is true
+                server.close()
+            if supervised:
+                os.write(sys.stdout.fileno(), CLOSED)
+            await super().shutdown(sockets)
+
+    folder = Path(tempfile.mkdtemp(prefix=f".{db.name}.serving-{os.getpid()}-", dir=db.parent))
+    try:
+        pinned = folder / db.name  # the same name, so the database is still /papers and downloads as papers.db
+        try:
+            os.link(db, pinned)
+        except OSError as error:  # a file system without hard links: serve the path itself
+            print(f"warning: cannot pin {db} ({error}); a rebuild may show in the middle of a page", file=sys.stderr)
+            pinned = db
+        site = datasette_instance(pinned)
+        config = uvicorn.Config(site.app(), log_level="warning", lifespan="on", timeout_graceful_shutdown=30)
+        asyncio.run(_serve(site, Server(config), listener, supervised))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _serve(site, server, listener: socket.socket, supervised: bool) -> None:
+    await site.invoke_startup()
+    for database in site.databases.values():  # open the pinned file now, not on the first request
+        await database.execute_fn(lambda conn: conn.execute("select count(*) from sqlite_master").fetchone())
+    if supervised:
+        os.write(sys.stdout.fileno(), READY)
+        told = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.buffer.readline)
+        if told != GO:  # the supervisor is gone
+            return
+    await server.serve(sockets=[listener])
+
+
+def remove_stale_pins(db: Path) -> None:
+    """Pin folders left by server processes that were killed: each holds a whole old version."""
+    for folder in db.parent.glob(f".{db.name}.serving-*-*"):
+        pid = folder.name[len(f".{db.name}.serving-") :].split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- the supervisor
+
+
+def version(db: Path) -> tuple[int, ...] | None:
+    """What tells one file at the path from the next: a rename brings a new inode."""
+    try:
+        stat = db.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def start_server(db: Path, listener: socket.socket) -> subprocess.Popen:
+    """A server process on the shared socket, returned once it has opened its version (not yet accepting)."""
+    fd = listener.fileno()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loader.site", str(db), "--fd", str(fd)],
+        pass_fds=[fd],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        bufsize=0,  # unbuffered, so select() on the pipe and readline() agree
+        start_new_session=True,  # Ctrl-C reaches the supervisor, which stops the server in order
+    )
+    if _read_line(process, START_TIMEOUT) != READY:
+        stop_server(process)
+        raise ServeError(f"a server process for {db} did not start (exit code {process.returncode})")
+    return process
+
+
+def release(process: subprocess.Popen) -> None:
+    assert process.stdin is not None
+    process.stdin.write(GO)
+    process.stdin.flush()
+
+
+def retire(process: subprocess.Popen) -> None:
+    """Have a server stop accepting; it finishes its requests and exits on its own."""
+    process.terminate()
+    _read_line(process, 10.0)  # CLOSED, or nothing if it died
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """SIGTERM and wait: uvicorn stops accepting and finishes the requests it has."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _read_line(process: subprocess.Popen, timeout: float) -> bytes:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    return process.stdout.readline() if ready else b""
+
+
+def supervise(db: Path, host: str, port: int) -> int:
+    listener = socket.create_server((host, port), backlog=1024)
+    listener.set_inheritable(True)
+    remove_stale_pins(db)
+    current_version = version(db)
+    current = start_server(db, listener)
+    release(current)
+    retiring: list[subprocess.Popen] = []
+    print(f"Serving {db} at http://{host}:{port}/ (reloads when the file is rebuilt)", file=sys.stderr, flush=True)
+    try:
+        while current.poll() is None:
+            time.sleep(POLL_SECONDS)
+            retiring = [process for process in retiring if process.poll() is None]
+            seen = version(db)
+            if seen is None or seen == current_version:
+                continue
+            current_version = seen
+            try:
+                replacement = start_server(db, listener)
+            except ServeError as error:
+                print(f"reload failed, still serving the previous version: {error}", file=sys.stderr, flush=True)
+                continue
+            retire(current)
+            release(replacement)
+            retiring.append(current)
+            current = replacement
+            print(f"reloaded {db}", file=sys.stderr, flush=True)
+        return current.returncode or 0
+    finally:
+        for process in [*retiring, current]:
+            stop_server(process)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loader.site", description="Serve the papers database.")
     parser.add_argument("db", type=Path)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--no-reload", action="store_true", help="one server process; no reload on rebuild")
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # a server process started by the supervisor
     args = parser.parse_args(argv)
-    command = serve_command(args.db, args.host, args.port)
-    os.execv(command[0], command)
+    if not args.db.is_file():
+        parser.error(f"{args.db}: no such database file (make build creates it)")
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
+    try:
+        if args.fd is not None:
+            serve_pinned(args.db, socket.socket(fileno=args.fd), supervised=True)
+            return 0
+        if args.no_reload:
+            remove_stale_pins(args.db)
+            serve_pinned(args.db, socket.create_server((args.host, args.port), backlog=1024), supervised=False)
+            return 0
+        return supervise(args.db, args.host, args.port)
+    except (ServeError, OSError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))
