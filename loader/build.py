@@ -192,7 +192,7 @@ def build(
             touched |= _update_captures(db, overrides)
             _refresh_papers(db, touched)
             refresh_word_rarity(db.conn)
-        _check(db)
+        _check(db, thorough=bulk)
         summary = _summarise(db, plan, before)
         db.close()
     summary.written = True
@@ -485,12 +485,23 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int]) -> None:
         conn.execute(f"drop table temp.{table}")
 
 
-def _check(db: sqlite_utils.Database) -> None:
-    """Refuse to publish a file that SQLite or FTS5 finds inconsistent."""
-    result = db.execute("pragma integrity_check").fetchone()[0]
+def _check(db: sqlite_utils.Database, *, thorough: bool) -> None:
+    """Refuse to publish a file that SQLite or FTS5 finds inconsistent.
+
+    A build from scratch gets SQLite's full `integrity_check` and FTS5's
+    `integrity-check` of index against content. Adding to an existing database
+    gets `quick_check` (every page and b-tree, not every index entry against
+    its row): its rows were checked when first written, the change is one
+    SQLite transaction, and the full checks cost more than the rest of an
+    incremental build together (6 s of 9 at 100k papers). The test suite runs
+    the full checks after incremental builds too.
+    """
+    pragma = "integrity_check" if thorough else "quick_check"
+    result = db.execute(f"pragma {pragma}").fetchone()[0]
     if result != "ok":
-        raise BuildError(f"integrity check failed: {result}")
-    db.execute(f"insert into {FTS_TABLE}({FTS_TABLE}, rank) values ('integrity-check', 1)")
+        raise BuildError(f"{pragma} failed: {result}")
+    if thorough:
+        db.execute(f"insert into {FTS_TABLE}({FTS_TABLE}, rank) values ('integrity-check', 1)")
 
 
 def _summarise(db: sqlite_utils.Database, plan: Plan, papers_before: int) -> Summary:
