@@ -7,7 +7,7 @@ DUMPS := $(wildcard data/*.txt) $(wildcard data/dumps.yml)
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: serve build rebuild test bench-relevance bench clean
+.PHONY: serve build rebuild test bench-relevance bench soak clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench-relevance: $(BIN)/.installed
 # Scale and speed, 10k to 1M papers (see docs/benchmarks.md; about an hour on 2 cores); `make test` runs a 1k smoke run.
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.scale --sizes 10000,100000,1000000 --one-dump --out docs/benchmarks.md
+
+# make serve's server under 20 busy connections for 30 s per target; appends to docs/benchmarks.md.
+soak: $(DB)
+	$(BIN)/python -m bench.soak --db $(DB) --out docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) $(DB)

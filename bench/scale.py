@@ -445,22 +445,22 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def load(port: int, path: str, seconds: float) -> dict:
-    """Closed-loop load for `seconds`: wrk when installed, else a small threaded client."""
+def load(port: int, path: str, seconds: float, connections: int = LOAD_CONNECTIONS) -> dict:
+    """Closed-loop load for `seconds` over `connections`: wrk when installed, else a threaded client."""
     url = f"http://{HOST}:{port}{path}"
     wrk = shutil.which("wrk")
     if wrk:
         # --timeout: wrk leaves responses slower than its timeout (default 2 s) out of the latency
         # distribution, which would cap p99 at 2 s; they are counted as timeouts either way.
         command = [
-            wrk, f"-t{LOAD_THREADS}", f"-c{LOAD_CONNECTIONS}", f"-d{max(1, round(seconds))}s",
+            wrk, f"-t{LOAD_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
             f"--timeout={WRK_TIMEOUT}s", "--latency", url,
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + WRK_TIMEOUT + 60, stdin=subprocess.DEVNULL)
         if done.returncode != 0:
             raise BenchError(f"wrk failed ({done.returncode}): {done.stderr[-500:]}")
         return parse_wrk(done.stdout)
-    return python_load(port, path, seconds)
+    return python_load(port, path, seconds, connections)
 
 
 def python_load(port: int, path: str, seconds: float, threads: int = LOAD_CONNECTIONS) -> dict:
@@ -1053,9 +1053,20 @@ def run(
         results["plot_note"] = "not requested (no --out)"
     results["markdown"] = render(results)
     if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(results["markdown"] + "\n", encoding="utf-8")
+        write_keeping_soak(Path(out), results["markdown"] + "\n")
     return results
+
+
+# The soak run (bench/soak.py) owns what follows this marker in the same report.
+SOAK_MARKER = "<!-- bench.soak writes below this line -->"
+
+
+def write_keeping_soak(path: Path, markdown: str) -> None:
+    """Write the report, keeping the soak section an earlier run appended."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    kept = old[old.index(SOAK_MARKER) :] if SOAK_MARKER in old else ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown + ("\n" + kept if kept else ""), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,3 +121,22 @@ Transfer/sec:    511.00KB
     assert parsed["rps"] == 123.3 and parsed["requests"] == 1234
     assert parsed["p50_ms"] == pytest.approx(0.85) and parsed["p99_ms"] == pytest.approx(1050)
     assert parsed["non_2xx"] == 7 and parsed["socket_errors"] == 4 and parsed["timeouts"] == 3
+
+
+def test_soak_reports_no_failed_responses_and_survives_a_scale_report(papers_db, tmp_path):
+    from bench import soak
+    from bench.scale import SOAK_MARKER, write_keeping_soak
+
+    out = tmp_path / "benchmarks.md"
+    out.write_text("# Scale\n\nearlier report\n", encoding="utf-8")
+    assert soak.main(["--db", str(papers_db), "--seconds", "2", "--connections", "4", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# Scale\n\nearlier report\n") and SOAK_MARKER in text
+    rows = [line for line in text.splitlines() if line.startswith("| search") or line.startswith("| papers table")]
+    assert len(rows) == 3
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert int(cells[1].replace(",", "")) > 0 and cells[5:] == ["0", "0", "0"], row
+    soak_section = text[text.index(SOAK_MARKER):]
+    write_keeping_soak(out, "# Scale\n\nnewer report\n")  # what bench.scale does
+    assert out.read_text(encoding="utf-8") == "# Scale\n\nnewer report\n\n" + soak_section

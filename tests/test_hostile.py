@@ -1,0 +1,214 @@
+"""The site under hostile requests: no 500s, no writes, no SQL beyond what a parameter allows.
+
+Hostile strings go to every parameter of every saved query, to the table
+page's special arguments and filters, to row pages and to the SQL box, through
+the real Datasette with the project's plugins and settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from urllib.parse import quote
+
+import pytest
+import yaml
+
+from loader.site import METADATA, datasette_instance
+
+HOSTILE = [
+    '"',
+    '""',
+    '"unclosed phrase',
+    "a AND OR NOT b",
+    "NEAR(a b, 2)",
+    "title:",
+    "abstract:* OR",
+    "-a",
+    "^start",
+    "*",
+    "a**",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{title}: x",
+    "'",
+    "' OR 1=1 --",
+    "1; drop table papers; --",
+    "1 union select sql from sqlite_master",
+    "'); delete from papers; --",
+    "\x00",
+    "a\x00b",
+    "\n\r\t",
+    "x" * 10_000,
+    "word " * 2_000,
+    "../../etc/passwd",
+    "..%2F..%2Fetc%2Fpasswd",
+    "~2F~2E~2E",
+    "%00",
+    "<script>alert(1)</script>",
+    "\u202e\u200b",
+    "😀🔥",
+    "-1",
+    "9" * 40,
+    "1e309",
+    "NaN",
+]
+
+# Arguments of a table page that reach SQL or name columns and tables.
+TABLE_ARGUMENTS = [
+    "_search",
+    "_search_title",
+    "_sort",
+    "_sort_desc",
+    "_facet",
+    "_facet_array",
+    "_fts_table",
+    "_fts_pk",
+    "_where",
+    "_next",
+    "_size",
+    "_col",
+    "_nocol",
+    "_shape",
+    "_through",
+    "listed_in__arraycontains",
+    "listed_in__arraynotcontains",
+    "title__contains",
+    "published_year__gt",
+    "id__in",
+    "organisation__isnull",
+]
+
+
+def saved_queries() -> dict[str, list[str]]:
+    """Each saved query with its parameters, read from metadata.yml."""
+    queries = yaml.safe_load(METADATA.read_text(encoding="utf-8"))["databases"]["papers"]["queries"]
+    found = {}
+    for name, query in queries.items():
+        sql = query["sql"]
+        found[name] = sorted({word[1:] for word in sql.replace("(", " ").replace(")", " ").replace(",", " ").split()
+                              if word.startswith(":") and word[1:].isidentifier()})
+    return found
+
+
+@pytest.fixture(scope="module")
+def site(papers_db):
+    return datasette_instance(papers_db)
+
+
+@pytest.fixture(scope="module")
+def digest_before(papers_db):
+    return hashlib.sha256(papers_db.read_bytes()).hexdigest()
+
+
+async def status_of(site, path: str) -> int:
+    response = await site.client.get(path)
+    assert response.status_code < 500, (path[:200], response.status_code, response.text[:300])
+    return response.status_code
+
+
+def test_every_saved_query_has_its_parameters_found(digest_before):  # digest taken first
+    queries = saved_queries()
+    assert queries["search"] == ["has_code", "q", "year_from", "year_to"]
+    assert queries["related"] == ["id"] and queries["repos_by_owner"] == ["owner"]
+
+
+@pytest.mark.parametrize("name", sorted(saved_queries()))
+async def test_saved_queries_answer_hostile_parameters(site, name):
+    parameters = saved_queries()[name]
+    for value in HOSTILE:
+        for parameter in parameters or ["_"]:
+            query = "&".join(f"{p}={quote(value if p == parameter else '')}" for p in parameters or ["_"])
+            for suffix in (".json?_shape=array&", "?"):
+                assert await status_of(site, f"/papers/{name}{suffix}{query}") in (200, 400)
+
+
+async def test_injection_through_parameters_runs_no_extra_sql(site):
+    for value in ("' OR 1=1 --", "1 or 1=1", "x' union select sql, 1, 1, 1, 1 from sqlite_master --"):
+        for name, parameter in (("repos_by_owner", "owner"), ("related", "id")):
+            response = await site.client.get(f"/papers/{name}.json", params={parameter: value, "_shape": "array"})
+            assert response.status_code == 200 and response.json() == [], (name, value)
+
+
+@pytest.mark.parametrize("argument", TABLE_ARGUMENTS)
+async def test_table_arguments_answer_hostile_values(site, argument):
+    for value in HOSTILE:
+        for suffix in ("", ".json"):
+            status = await status_of(site, f"/papers/papers{suffix}?{argument}={quote(value)}")
+            assert status in (200, 302, 400, 404), (argument, value[:40], status)
+
+
+async def test_row_pages_answer_hostile_keys(site):
+    for value in HOSTILE:
+        for table in ("papers", "repos", "dumps", "appearances", "links"):
+            key = quote(value, safe="")
+            assert await status_of(site, f"/papers/{table}/{key}") in (200, 302, 400, 404)
+            assert await status_of(site, f"/papers/{table}/{key}.json") in (200, 302, 400, 404)
+
+
+async def test_broken_percent_encoding_and_paths(site):
+    for path in (
+        "/papers/search?q=%FF%FE",
+        "/papers/search?q=%ED%A0%80",  # an encoded UTF-16 surrogate: not UTF-8
+        "/papers/papers?_search=%",
+        "/papers/papers?%FF=1",
+        "/papers/papers/%FF",
+        "/papers/%FF",
+        "/%FF",
+        "/papers/papers/..%2F..%2Fetc%2Fpasswd",
+        "/papers.db/../../etc/passwd",
+        "/-/static/../../../etc/passwd",
+        "/static/..%2F..%2Fsettings.json",
+    ):
+        assert await status_of(site, path) in (200, 302, 400, 404), path
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "insert into papers (id, title) values (1, 'x')",
+        "update papers set title = 'x'",
+        "delete from papers",
+        "drop table papers",
+        "create table x (a)",
+        "with x as (select 1) insert into dumps (name) select 'x'",
+        "with x as (select 1) delete from papers",
+        "pragma writable_schema = 1",
+        "attach database '/tmp/x.db' as x",
+        "vacuum into '/tmp/copy.db'",
+        "select 1; delete from papers",
+        "replace into papers (id) values (1)",
+        "begin; delete from papers; commit",
+    ],
+)
+async def test_writes_through_the_sql_box_are_refused(site, papers_db, digest_before, sql):
+    response = await site.client.get("/papers.json", params={"sql": sql})
+    assert response.status_code in (400, 403), (sql, response.status_code)
+    assert hashlib.sha256(papers_db.read_bytes()).hexdigest() == digest_before
+    count = await site.client.get("/papers.json", params={"sql": "select count(*) as n from papers", "_shape": "array"})
+    assert count.json() == [{"n": 255}]
+
+
+async def test_a_runaway_query_is_stopped_while_search_still_answers(site):
+    runaway = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
+    started = time.monotonic()
+    slow = asyncio.create_task(site.client.get("/papers.json", params={"sql": runaway}))
+    await asyncio.sleep(0.3)  # it is running now
+    searches = []
+    for _ in range(5):
+        begun = time.monotonic()
+        response = await site.client.get("/papers/search.json", params={"q": "masked image modeling", "_shape": "array"})
+        searches.append((response.status_code, len(response.json()), time.monotonic() - begun))
+    done_searching = time.monotonic()
+    stopped = await slow
+    assert all(status == 200 and rows > 0 for status, rows, _ in searches), searches
+    assert done_searching < started + 1.5  # answered while the runaway query was still running
+    assert stopped.status_code == 400 and "too long" in stopped.text.lower()
+    assert time.monotonic() - started < 5  # cut off by sql_time_limit_ms (1.5 s), not run to the end
+
+
+def test_the_database_file_is_unchanged_after_everything(papers_db, digest_before):
+    assert hashlib.sha256(papers_db.read_bytes()).hexdigest() == digest_before
