@@ -26,7 +26,7 @@ import sqlite_utils
 
 from .capture import Capture, Evidence, infer_capture_years
 from .links import find_links
-from .parser import Entry, Page, decode_lines, parse_dump, parse_month_day
+from .parser import Entry, Page, decode_lines, parse_dump, parse_month_day, quoted
 from .related import refresh_word_rarity
 from .text import search_terms
 from .schema import (
@@ -82,6 +82,7 @@ class Summary:
     repos: int = 0
     seconds: float = 0.0
     written: bool = False
+    warnings: list[str] = field(default_factory=list)  # odd but loadable input, one line each
 
     def line(self) -> str:
         state = "built" if self.written else "up to date"
@@ -185,7 +186,7 @@ def build(
             _start_touch_tracking(db.conn)
             if bulk:
                 drop_fts_triggers(db)
-            touched = _load_dumps(db, plan, progress)
+            touched, warnings = _load_dumps(db, plan, progress)
             if bulk:
                 rebuild_fts(db)
                 create_fts_triggers(db)
@@ -194,6 +195,7 @@ def build(
             refresh_word_rarity(db.conn)
         _check(db, thorough=bulk)
         summary = _summarise(db, plan, before)
+        summary.warnings = warnings
         db.close()
     summary.written = True
     summary.seconds = time.perf_counter() - started
@@ -235,9 +237,10 @@ class _replacement:
             os.close(directory)
 
 
-def _load_dumps(db: sqlite_utils.Database, plan: Plan, progress: Progress | None) -> set[int]:
-    """Stream each new or changed dump into the tables; return the ids of papers touched."""
+def _load_dumps(db: sqlite_utils.Database, plan: Plan, progress: Progress | None) -> tuple[set[int], list[str]]:
+    """Stream each new or changed dump into the tables; return the ids of papers touched, and warnings."""
     touched: set[int] = set()
+    warnings: list[str] = []
     for dump in plan.changed:
         touched |= {row[0] for row in db.execute("select paper_id from appearances where dump = ?", [dump.name])}
         db.execute("delete from appearances where dump = ?", [dump.name])
@@ -252,7 +255,19 @@ def _load_dumps(db: sqlite_utils.Database, plan: Plan, progress: Progress | None
                     progress(stream.tell() - done)
                     done = stream.tell()
         _write_dump_row(db, dump, page, count)
-    return touched
+        warnings += _repeats(db, dump)
+    return touched, warnings
+
+
+def _repeats(db: sqlite_utils.Database, dump: DumpFile) -> list[str]:
+    """A paper listed twice in one dump loads as two appearances, but is worth a word."""
+    rows = db.execute(
+        "select p.title, group_concat(a.position, ', ') "
+        "from (select paper_id, position from appearances where dump = ? order by position) a "
+        "join papers p on p.id = a.paper_id group by a.paper_id having count(*) > 1 order by min(a.position)",
+        [dump.name],
+    ).fetchall()
+    return [f"{dump.path}: {quoted(title)} is listed more than once (positions {positions})" for title, positions in rows]
 
 
 def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:

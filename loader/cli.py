@@ -51,6 +51,8 @@ def build_command(paths: tuple[Path, ...], db_path: Path, rebuild: bool, manifes
         raise click.ClickException(str(error)) from None
     except sqlite3.DatabaseError as error:
         raise click.ClickException(f"{db_path}: {error}") from None
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(summary.line())
 
 

@@ -224,7 +224,7 @@ def _parse_page(blocks: Iterator[list[tuple[int, str]]], filename: str) -> Page:
                 raise DumpError(filename, number, f"bad page date: {error}") from None
             if parsed is None:
                 raise DumpError(
-                    filename, number, f"expected the page chrome and page date, found {_quote(text)}"
+                    filename, number, f"expected the page chrome and page date, found {quoted(text)}"
                 )
             if len(block) > 1 and (number, text) != block[-1]:
                 raise DumpError(filename, number, "the page date must stand alone")
@@ -244,13 +244,13 @@ def _parse_entries(blocks: Iterator[list[tuple[int, str]]], page: Page) -> Itera
         title_block = pending
         number, title = title_block[0]
         if _is_metadata(title_block):
-            raise DumpError(filename, number, f"metadata out of place: {_quote(title)} where a title belongs")
+            raise DumpError(filename, number, f"metadata out of place: {quoted(title)} where a title belongs")
         abstract_block = next(blocks, None)
         if abstract_block is None:
-            raise DumpError(filename, number, f"truncated entry: title {_quote(title)} has no abstract")
+            raise DumpError(filename, number, f"truncated entry: title {quoted(title)} has no abstract")
         if _is_metadata(abstract_block):
             raise DumpError(
-                filename, abstract_block[0][0], f"metadata out of place: entry {_quote(title)} has no abstract"
+                filename, abstract_block[0][0], f"metadata out of place: entry {quoted(title)} has no abstract"
             )
         position += 1
         entry = Entry(position=position, line=number, title=title, abstract=abstract_block[0][1])
@@ -275,7 +275,7 @@ def _with_metadata(entry: Entry, block: list[tuple[int, str]], filename: str) ->
     except ValueError as error:
         raise DumpError(filename, date_line[0], f"bad date: {error}") from None
     if parsed is None:
-        raise DumpError(filename, date_line[0], f"expected a date like 'Feb 7, 2024', found {_quote(date_line[1])}")
+        raise DumpError(filename, date_line[0], f"expected a date like 'Feb 7, 2024', found {quoted(date_line[1])}")
     authors = AUTHORS_RE.match(who_line[1])
     if authors and int(authors.group(1)) > MAX_COUNT:
         raise DumpError(filename, who_line[0], f"author count {authors.group(1)} is implausible")
@@ -291,7 +291,7 @@ def _with_metadata(entry: Entry, block: list[tuple[int, str]], filename: str) ->
     )
 
 
-def _quote(text: str, limit: int = 60) -> str:
+def quoted(text: str, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 

@@ -172,6 +172,8 @@ BAD_DUMPS = [
         "page",
     ),
     Bad("prose-after-blank-lines", b"\n\n  \nCall me Ishmael.\n\nSome years ago...\n", 4, "page"),
+    # A scrape saved without line breaks: one 10 MB line that is no page chrome; the message quotes 60 characters.
+    Bad("one-10-mb-line", b"<html>" + b"x" * 10_000_000, 1, "expected the page chrome"),
     Bad("chrome-without-page-date", b"new\n\nGet trending papers in your email inbox!\n\nSubscribe\n", 5, "page date"),
     Bad("page-date-without-entries", HEADER.encode(), 11, "entries"),
 ]
@@ -463,3 +465,46 @@ def test_db_path_with_uri_characters(tmp_path: Path, folder: str) -> None:
     assert second.returncode == 0, second.stderr
     assert second.stdout.startswith("up to date:"), second.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == listing
+
+
+# Odd but readable: each loads (exit 0) with the warning it deserves, or none.
+ODD = [
+    # The first entry again as the third: two appearances of one paper, and a warning.
+    (
+        "paper-twice-in-one-dump",
+        GOOD + "\nFirst Paper Title\n\nAn abstract line with code at https://github.com/owner/repo.\n",
+        ["warning: {path}: 'First Paper Title' is listed more than once (positions 1, 3)"],
+        {"select count(*) from papers": 2, "select count(*) from appearances": 3},
+    ),
+    # Stray control characters in title and abstract are dropped; nothing to warn about.
+    (
+        "stray-control-characters",
+        GOOD.replace("First Paper Title", "First\x07 Paper\x1b Title\x7f").replace("Another abstract.", "Another\x0c abstract.\x85"),
+        [],
+        {"select count(*) from papers where title = 'First Paper Title'": 1,
+         "select count(*) from papers where abstract = 'Another abstract.'": 1},
+    ),
+    # A 10 MB abstract on one line loads whole.
+    (
+        "ten-mb-abstract",
+        GOOD.replace("Another abstract.", "long " * 2_000_000),
+        [],
+        {"select max(length(abstract)) from papers": 9_999_999},
+    ),
+]
+
+
+@pytest.mark.parametrize("name, text, warnings, checks", ODD, ids=[odd[0] for odd in ODD])
+def test_odd_dump_loads_with_its_warnings(tmp_path: Path, name: str, text: str, warnings: list[str], checks: dict) -> None:
+    dump = tmp_path / f"{name}.txt"
+    dump.write_text(text, encoding="utf-8")
+    db = tmp_path / "papers.db"
+    result = run_cli("build", "--db", db, dump, cwd=tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines() == [warning.format(path=dump) for warning in warnings]
+    assert result.stdout.startswith("built: 1 dumps (1 loaded, 0 unchanged)"), result.stdout
+    with sqlite3.connect(db) as conn:
+        for sql, expected in checks.items():
+            assert conn.execute(sql).fetchone()[0] == expected, sql
+        assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
+        conn.execute("insert into papers_fts(papers_fts, rank) values ('integrity-check', 1)")
