@@ -30,10 +30,6 @@ WORD = re.compile(r"[^\W_]+")
 # A hyphenated word (Unicode hyphens made ASCII first) inside one whitespace-free token.
 HYPHENATED = re.compile(r"(?<![^\W_])[^\W_]++(?:-[^\W_]++)+")
 UNICODE_HYPHENS = ("\u2010", "\u2011")  # hyphen, non-breaking hyphen
-# A compound prefix, whitespace, and (not consumed: it may start a pair too) the next word.
-# No look-behind in front, so `re` can skip ahead to the prefixes' first letters;
-# the caller checks that the prefix starts a word.
-PREFIX_PAIR = re.compile(r"(" + "|".join(sorted(COMPOUND_PREFIXES)) + r")\s+(?=([^\W_]+))")
 
 
 def joined(compound: str) -> str:
@@ -44,10 +40,12 @@ def joined(compound: str) -> str:
 def compound_terms(text: str) -> list[str]:
     """Joined forms of the text's hyphenated words and of prefix-word pairs, each once, in order.
 
+    A prefix pair is a compound prefix ending a token ("self", "(self", not
+    "myself"), then the word that starts the next token ("self supervised").
     Python's `re` costs about 100 ns a character when a pattern can start
-    anywhere, which over whole abstracts was the largest cost of a build; so
-    hyphenated words are only looked for in the tokens that hold a hyphen, and
-    prefix pairs with a pattern whose first letters `re` can skip to.
+    anywhere, which over whole abstracts was the largest cost of a build; so the
+    text is split into tokens once, and only the few tokens that can take part
+    are looked at: those with a hyphen, and those ending in a prefix.
     """
     found: dict[str, None] = {}
     for hyphen in UNICODE_HYPHENS:
@@ -56,13 +54,31 @@ def compound_terms(text: str) -> list[str]:
     for token in [token for token in text.split() if "-" in token]:
         for match in HYPHENATED.finditer(token):
             found[joined(match.group(0))] = None
-    lowered = text.lower()
-    for match in PREFIX_PAIR.finditer(lowered):
-        first, second = match.groups()
-        at = match.start()
-        if (at == 0 or not lowered[at - 1].isalnum()) and second not in STOPWORDS:
+    tokens = text.lower().split()
+    for at in [at for at, token in enumerate(tokens[:-1]) if token.endswith(_PREFIX_ENDINGS)]:
+        first, second = _last_word(tokens[at]), _first_word(tokens[at + 1])
+        if first in COMPOUND_PREFIXES and second and second not in STOPWORDS:
             found[first + second] = None
     return list(found)
+
+
+_PREFIX_ENDINGS = tuple(COMPOUND_PREFIXES)
+
+
+def _last_word(token: str) -> str:
+    """The letters and digits that end the token ("(self" -> "self")."""
+    start = len(token)
+    while start and token[start - 1].isalnum():
+        start -= 1
+    return token[start:]
+
+
+def _first_word(token: str) -> str:
+    """The letters and digits that begin the token ("supervised)," -> "supervised")."""
+    end = 0
+    while end < len(token) and token[end].isalnum():
+        end += 1
+    return token[:end]
 
 
 def search_terms(title: str, abstract: str) -> str:
