@@ -136,6 +136,31 @@ def match_boost(text: str | None, title: str | None, abstract: str | None) -> fl
     return 1.0 + 0.5 * exact + 0.5 * together + 0.5 * in_title
 
 
+def title_score(text: str | None, title: str | None) -> float:
+    """What ranks a broad query's sample instead of BM25: -(1 + query terms found in the title).
+
+    Negative like FTS5's bm25() (lower is better). A term is found when every
+    one of its words starts a title word, or its stem does (the word less up to
+    three letters, at least four kept) so `optimized` finds `Optimizing`; a
+    prefix term's words must start a title word as typed.
+    """
+    stems = _title_stems(text)
+    if not stems:
+        return -1.0
+    words = WORD.findall((title or "").lower())
+    found = sum(all(any(word.startswith(stem) for word in words) for stem in term) for term in stems)
+    return -1.0 - found
+
+
+@lru_cache(maxsize=256)
+def _title_stems(text: str | None) -> tuple[tuple[str, ...], ...]:
+    return tuple(
+        tuple(w.lower() if term.prefix else w.lower()[: max(4, len(w) - 3)] for w in term.words)
+        for term in parse(text)
+        if not _is_stopword(term)
+    )
+
+
 def _occurs(words: tuple[str, ...], text: str) -> bool:
     """True when the lower-cased words stand in the lower-cased text as whole words, in order,
     with only spaces or punctuation between them.

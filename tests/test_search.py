@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from loader.search import MATCH_NOTHING, exact_phrases, match_boost, parse, to_fts_any, to_fts_query
+from loader.search import MATCH_NOTHING, exact_phrases, match_boost, parse, title_score, to_fts_any, to_fts_query
 from loader.text import compound_terms, joined, search_terms
 
 
@@ -88,3 +88,16 @@ def test_joined_and_compounds():
     ]
     assert compound_terms("the pre of") == []  # a stop word after a prefix is not a compound
     assert search_terms("Layer-wise Ensemble", "a state-of-the-art model") == "layerwise stateoftheart"
+
+
+def test_title_score_counts_query_terms_in_the_title():
+    title = "Optimizing Diffusion Transformers with Self-Distillation"
+    assert title_score("diffusion transformer", title) == -3.0  # both terms
+    assert title_score("optimized diffusion", title) == -3.0  # a stem finds Optimizing
+    assert title_score("diffusion language", title) == -2.0
+    assert title_score("the of", title) == -1.0  # stop words only: nothing to find
+    assert title_score("distill*", title) == -2.0  # a prefix as typed starts Distillation
+    assert title_score("trans*", "Translation") == -2.0 and title_score("trans*", "A contrastive") == -1.0
+    assert title_score('"self distillation"', title) == -2.0
+    assert title_score("gan", "GANs everywhere") == -2.0 and title_score("gans", "Organs") == -1.0
+    assert title_score(None, None) == -1.0
