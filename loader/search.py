@@ -10,7 +10,9 @@ SQL functions that `plugins/search_query.py` registers on every connection:
 - `fts_any(q)`: phrases required, any other term enough (the fallback tier);
 - `exact_phrases(q, title, abstract)`: 1 when each quoted phrase of `q` stands
   in the text word for word, since the stemmed index alone would also let
-  "masked image modelling" answer "masked image modeling".
+  "masked image modelling" answer "masked image modeling";
+- `match_boost(q, title, abstract)`: a multiplier for the best candidates' scores;
+- `title_score(q, title)`: what ranks a broad query's sample instead of BM25.
 """
 
 from __future__ import annotations
@@ -167,7 +169,7 @@ def _occurs(words: tuple[str, ...], text: str) -> bool:
 
     The pattern starts with a literal, so `re` skips ahead to it; the check that
     the match starts a word is made here (a look-behind in front would make `re`
-    try every position, which over 2,000 abstracts per query was most of its cost).
+    try every position, which over a thousand abstracts per query was most of its cost).
     """
     pattern = _sequence_pattern(words)
     at = 0

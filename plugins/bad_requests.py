@@ -1,11 +1,12 @@
 """Answer 400, not 500, when a visitor's parameters are what Datasette cannot handle.
 
 Datasette 0.65 turns some malformed parameters into 500 errors: `_sort` on a
-column that does not exist, `_facet` or `_through` that is not JSON, a NUL
-byte or two statements in `_where`, `_through` JSON that is not an object, an integer beyond SQLite's range, a row
-key that does not fit the table's primary key. Each is the visitor's input,
-not a fault of the server, so it gets Datasette's own error page (or JSON)
-with status 400 and the reason. Other exceptions keep their 500: those are bugs.
+column that does not exist, `_facet` or `_through` that is not JSON (or
+`_through` JSON that is not an object), a NUL byte or two statements in
+`_where`, an integer beyond SQLite's range, a row key that does not fit the
+table's primary key. Each is the visitor's input, not a fault of the server,
+so it gets Datasette's own error page (or JSON) with status 400 and the
+reason. Other exceptions keep their 500: those are bugs.
 """
 
 from __future__ import annotations
