@@ -172,3 +172,30 @@ def test_a_server_process_keeps_serving_the_version_it_opened(served):
     for thread in threads:
         thread.join(timeout=60)
     assert answers == [OLD_DUMPS] * len(threads)
+
+
+async def test_connections_to_the_listener_get_tcp_nodelay():
+    """Without TCP_NODELAY every small response waited for the client's delayed ACK: 40 ms a request.
+
+    asyncio sets it only on connections of a listener whose `proto` is TCP, which
+    `socket.create_server` does not set; `loader.site.listen` does.
+    """
+    import asyncio
+
+    from loader.site import listen
+
+    accepted = asyncio.get_running_loop().create_future()
+
+    def connected(reader, writer):
+        sock = writer.get_extra_info("socket")
+        accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    listener = listen("127.0.0.1", 0)
+    server = await asyncio.start_server(connected, sock=listener)
+    try:
+        _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+        assert await asyncio.wait_for(accepted, 5) == 1
+        writer.close()
+    finally:
+        server.close()
