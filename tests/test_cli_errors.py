@@ -106,6 +106,9 @@ BAD_DUMPS = [
     Bad("truncated-title-at-eof-no-newline", (HEADER + "First Paper Title").encode(), 13, "truncated"),
     # A complete first entry, then the second title on line 21 and the file ends.
     Bad("truncated-second-title", _good_lines(21).encode(), 21, "truncated"),
+    # Metadata block cut after the authors line (line 17), with and without its newline.
+    Bad("truncated-metadata-after-authors", _good_lines(17).encode(), 17, "truncated"),
+    Bad("truncated-metadata-after-authors-no-newline", _good_lines(17).rstrip("\n").encode(), 17, "truncated"),
     # Metadata block cut after the `·` line (line 18).
     Bad("truncated-metadata-after-separator", _good_lines(18).encode(), 18, "truncated"),
     Bad("truncated-metadata-after-separator-no-newline", _good_lines(18).rstrip("\n").encode(), 18, "truncated"),
