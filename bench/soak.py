@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.scale import HOST, SOAK_MARKER, answers, environment, free_port, load, process
+from bench.scale import HOST, SOAK_MARKER, BenchError, answers, environment, free_port, load, process
 from loader.site import serve_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.db.is_file():
         parser.error(f"{args.db}: no such database (make build creates it)")
-    results = soak(args.db, args.seconds, args.connections)
+    try:
+        results = soak(args.db, args.seconds, args.connections)
+    except BenchError as error:
+        print(f"bench.soak: {error}", file=sys.stderr)
+        return 1
     markdown = render(results, args.db, args.seconds, args.connections)
     if args.out:
         write_section(args.out, markdown)

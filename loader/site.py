@@ -61,7 +61,7 @@ def settings() -> dict[str, Any]:
 
 def serve_command(db: Path, host: str = "127.0.0.1", port: int = 8001, *, reload: bool = True) -> list[str]:
     """The command `make serve` runs (with `reload=False`: one server process, no supervisor)."""
-    command = [sys.executable, "-m", "loader.site", str(db), "--host", host, "--port", str(port)]
+    command = [sys.executable, "-m", "loader.site", str(Path(db).resolve()), "--host", host, "--port", str(port)]
     return command if reload else command + ["--no-reload"]
 
 
