@@ -49,6 +49,7 @@ STATIC = ROOT / "static"
 SETTINGS = ROOT / "settings.json"
 POLL_SECONDS = 1.0  # how often the supervisor looks at the file
 START_TIMEOUT = 300.0  # seconds a new server process may take to become ready
+ACCEPTED_GRACE_SECONDS = 0.5  # see serve_pinned
 
 
 class ServeError(Exception):
@@ -95,21 +96,34 @@ def serve_pinned(db: Path, listener: socket.socket, *, supervised: bool) -> None
                 server.close()
             if supervised:
                 os.write(sys.stdout.fileno(), CLOSED)
+            # A connection accepted just before the close has not been read yet, and uvicorn
+            # closes unread connections at once: its request would meet a reset. Let it be read.
+            await asyncio.sleep(ACCEPTED_GRACE_SECONDS)
             await super().shutdown(sockets)
 
-    folder = Path(tempfile.mkdtemp(prefix=f".{db.name}.serving-{os.getpid()}-", dir=db.parent))
+    folder, pinned = pin(db)
     try:
-        pinned = folder / db.name  # the same name, so the database is still /papers and downloads as papers.db
-        try:
-            os.link(db, pinned)
-        except OSError as error:  # a file system without hard links: serve the path itself
-            print(f"warning: cannot pin {db} ({error}); a rebuild may show in the middle of a page", file=sys.stderr)
-            pinned = db
         site = datasette_instance(pinned)
         config = uvicorn.Config(site.app(), log_level="warning", lifespan="on", timeout_graceful_shutdown=30)
         asyncio.run(_serve(site, Server(config), listener, supervised))
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def pin(db: Path) -> tuple[Path | None, Path]:
+    """A hard link to the file at `db` now, in a private folder beside it, under the same name (so
+    the database is still /papers and downloads as papers.db); the path itself where that fails."""
+    folder = None
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f".{db.name}.serving-{os.getpid()}-", dir=db.parent))
+        os.link(db, folder / db.name)
+        return folder, folder / db.name
+    except OSError as error:  # a read-only folder, a file system without hard links
+        print(f"warning: cannot pin {db} ({error}); a rebuild may show in the middle of a page", file=sys.stderr)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        return None, db
 
 
 async def _serve(site, server, listener: socket.socket, supervised: bool) -> None:
