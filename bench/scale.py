@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python -m bench.scale --sizes 10000,100000 [--one-dump] [--out docs/benchmarks.md] [--work /tmp/scale]
-    make bench    # the same, for 10k and 100k, writing docs/benchmarks.md (and docs/benchmarks.png)
+    make bench    # the same, for 10k, 100k and 1M with --one-dump, writing docs/benchmarks.md (and .png)
 
     from bench.scale import run, render
     results = run([10_000], out=Path("/tmp/b.md"))

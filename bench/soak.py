@@ -53,7 +53,7 @@ def failures(results: list[dict]) -> int:
 def render(results: list[dict], db: Path, seconds: float, connections: int) -> str:
     env = environment()
     lines = [
-        "## Soak: 30 seconds of load on `make serve`" if seconds == 30 else f"## Soak: {seconds:g} seconds of load on `make serve`",
+        f"## Soak: {seconds:g} seconds of load on `make serve`",
         "",
         f"`python -m bench.soak --seconds {seconds:g} --connections {connections}`, "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, database `{db.name}` "
