@@ -77,7 +77,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from loader.build import title_key
+from loader.records import title_key
 from loader.links import URL_RE
 from loader.parser import MONTHS, parse_file
 

@@ -28,7 +28,10 @@ For every size N, in one run:
 
 Every measured command runs in a fresh `python -c` wrapper (the console script run in-process
 with runpy, or a function of this module) that reports its own peak RSS, VmHWM from
-/proc/self/status, so each figure is that command's alone. (Not getrusage: on Linux a child's
+/proc/self/status, so each figure is that command's alone. A command that starts processes
+of its own (the build's parsers) is measured as a whole: the harness samples the summed
+resident size of the wrapper and all its descendants every 50 ms, and reports the larger
+of that peak and the wrapper's own. (Not getrusage: on Linux a child's
 ru_maxrss starts from its parent's resident size, carried over fork and exec, so every small
 command would report the harness's size; getrusage is only the fallback where /proc is missing.)
 Times are wall-clock (time.perf_counter) around the whole subprocess, interpreter start
@@ -113,26 +116,74 @@ def measure(spec: dict, *, cwd: Path, timeout: float) -> dict:
     """Run `spec` in the wrapper: {"seconds", "rss_mb", "result", "stdout"}; raise on failure or timeout."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     started = time.perf_counter()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", WRAPPER, json.dumps(spec)],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"timed out after {timeout:.0f}s: {_describe(spec)}") from None
+    with subprocess.Popen(
+        [sys.executable, "-c", WRAPPER, json.dumps(spec)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    ) as wrapper, _TreePeak(wrapper.pid) as tree:
+        try:
+            stdout, stderr = wrapper.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            wrapper.kill()
+            raise BenchError(f"timed out after {timeout:.0f}s: {_describe(spec)}") from None
     seconds = time.perf_counter() - started
-    out, _, tail = done.stdout.rpartition(MARK)
-    if done.returncode != 0 or not _:
-        raise BenchError(f"failed ({done.returncode}): {_describe(spec)}\n{done.stderr[-2000:]}")
+    out, _, tail = stdout.rpartition(MARK)
+    if wrapper.returncode != 0 or not _:
+        raise BenchError(f"failed ({wrapper.returncode}): {_describe(spec)}\n{stderr[-2000:]}")
     report = json.loads(tail)
     if report["code"] != 0:
-        raise BenchError(f"exit {report['code']}: {_describe(spec)}\n{done.stderr[-2000:]}{out[-1000:]}")
-    return {"seconds": seconds, "rss_mb": report["maxrss_kb"] / 1024, "result": report["result"], "stdout": out.strip()}
+        raise BenchError(f"exit {report['code']}: {_describe(spec)}\n{stderr[-2000:]}{out[-1000:]}")
+    rss_kb = max(report["maxrss_kb"], tree.peak_kb)
+    return {"seconds": seconds, "rss_mb": rss_kb / 1024, "result": report["result"], "stdout": out.strip()}
+
+
+class _TreePeak:
+    """Samples the summed VmRSS of a process and its descendants until the `with` block ends."""
+
+    def __init__(self, pid: int, every: float = 0.05):
+        self.pid, self.every, self.peak_kb = pid, every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "_TreePeak":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak_kb = max(self.peak_kb, sum(_rss_kb(pid) for pid in _tree(self.pid)))
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants, from /proc/PID/task/*/children (Linux)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(child) for child in children.read_text().split()]
+            except OSError:
+                pass
+    return found
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def script(name: str, *args: object) -> dict:
@@ -152,7 +203,7 @@ def _describe(spec: dict) -> str:
 
 def parsed_papers(folder: str) -> Iterator[tuple[int, str, str]]:
     """(id, title, abstract) of every entry of every dump, repeats included, in file order."""
-    from loader.build import paper_id
+    from loader.records import paper_id
     from loader.parser import decode_lines, parse_dump
 
     for path in sorted(Path(folder).rglob("*.txt")):
@@ -547,7 +598,7 @@ def run_size(
     log: Log,
 ) -> dict:
     from bench.generate import generate
-    from loader.build import paper_id
+    from loader.records import paper_id
     from loader.parser import parse_file
 
     folder = work / f"n{n}"

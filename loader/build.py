@@ -1,8 +1,8 @@
 """Records -> database: load parsed dumps into SQLite, atomically and incrementally.
 
 A build never writes to the live database file. It works on a copy beside it
-(or a fresh file for `--rebuild`), checks it, fsyncs it and renames it over
-the original, so a failure at any point leaves the old file as it was and a
+(or a fresh file for `--rebuild`), fsyncs it and renames it over the
+original, so a failure at any point leaves the old file as it was and a
 server reading the old file never sees half a build.
 """
 
@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import sqlite3
 import tempfile
 import time
-import unicodedata
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -25,22 +23,27 @@ from typing import Callable, Iterable, Iterator
 import sqlite_utils
 
 from .capture import Capture, Evidence, infer_capture_years
-from .links import find_links
-from .parser import Entry, Page, decode_lines, parse_dump, parse_month_day, quoted
+from .parser import Page, parse_month_day, quoted
+from .records import DumpDone, Rows, interleave, rows_of_dumps
 from .related import refresh_word_rarity
-from .text import search_terms
+from .worker import in_worker
 from .schema import (
     FTS_TABLE,
     SCHEMA_VERSION,
     create_fts_triggers,
+    create_indexes,
     create_schema,
     drop_fts_triggers,
     rebuild_fts,
     schema_version,
 )
 
-BATCH_SIZE = 2000
 Progress = Callable[[int], None]
+# Below this much dump text, starting a second process for parsing costs more than it saves.
+PARALLEL_BYTES = 8 << 20
+# Child processes that compute rows while this one writes: on 2 cores, two
+# parsers and the writer keep both busy (the writer needs a third of the time).
+PARSERS = 2
 
 
 class BuildError(Exception):
@@ -91,22 +94,6 @@ class Summary:
             f"{self.papers} papers ({self.new_papers} new), {self.appearances} appearances, "
             f"{self.repos} repos in {self.seconds:.2f}s"
         )
-
-
-def title_key(title: str) -> str:
-    """The normalised title: case, accents' compatibility forms, punctuation and spacing folded."""
-    folded = unicodedata.normalize("NFKC", title).casefold()
-    return " ".join(re.findall(r"\w+", folded))
-
-
-def paper_id(title: str) -> int:
-    """A stable integer id from the normalised title, below 2**53 so JavaScript keeps it exact."""
-    return _id_for_key(title_key(title))
-
-
-def _id_for_key(key: str) -> int:
-    digest = hashlib.sha256(key.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") >> 11
 
 
 def hash_file(path: Path) -> str:
@@ -164,8 +151,15 @@ def build(
     rebuild: bool = False,
     overrides: dict[str, int] | None = None,
     progress: Progress | None = None,
+    parallel: bool | None = None,
+    check: bool = False,
 ) -> Summary:
-    """Bring `db_path` up to date with the dumps; see the module docstring for the guarantees."""
+    """Bring `db_path` up to date with the dumps; see the module docstring for the guarantees.
+
+    `parallel` parses in a second process while this one writes; by default
+    only when there are at least `PARALLEL_BYTES` of dumps to load. `check`
+    runs SQLite's and FTS5's integrity checks before the file is published.
+    """
     started = time.perf_counter()
     overrides = overrides or {}
     dumps = find_dumps(dump_paths)
@@ -179,21 +173,25 @@ def build(
         db = sqlite_utils.Database(work_path)
         db.execute("pragma journal_mode = off")  # the copy is thrown away on failure
         db.execute("pragma synchronous = off")  # and fsynced once, at the end
-        create_schema(db)
+        bulk = rebuild or not db_path.exists()
+        create_schema(db, indexes=not bulk)
         before = db["papers"].count
-        bulk = before == 0
         with db.conn:
             _start_touch_tracking(db.conn)
             if bulk:
                 drop_fts_triggers(db)
-            touched, warnings = _load_dumps(db, plan, progress)
+            if parallel is None:
+                parallel = sum(dump.size for dump in plan.to_load) >= PARALLEL_BYTES
+            touched, warnings = _load_dumps(db, plan, progress, parallel)
             if bulk:
                 rebuild_fts(db)
                 create_fts_triggers(db)
+                create_indexes(db)
             touched |= _update_captures(db, overrides)
             _refresh_papers(db, touched)
             refresh_word_rarity(db.conn)
-        _check(db, thorough=bulk)
+        if check:
+            _check(db)
         summary = _summarise(db, plan, before)
         summary.warnings = warnings
         db.close()
@@ -237,26 +235,43 @@ class _replacement:
             os.close(directory)
 
 
-def _load_dumps(db: sqlite_utils.Database, plan: Plan, progress: Progress | None) -> tuple[set[int], list[str]]:
+def _load_dumps(
+    db: sqlite_utils.Database, plan: Plan, progress: Progress | None, parallel: bool
+) -> tuple[set[int], list[str]]:
     """Stream each new or changed dump into the tables; return the ids of papers touched, and warnings."""
     touched: set[int] = set()
     warnings: list[str] = []
     for dump in plan.changed:
         touched |= {row[0] for row in db.execute("select paper_id from appearances where dump = ?", [dump.name])}
         db.execute("delete from appearances where dump = ?", [dump.name])
-    for dump in plan.to_load:
-        with open(dump.path, "rb") as stream:
-            page, entries = parse_dump(decode_lines(stream, str(dump.path)), str(dump.path))
-            count = done = 0
-            for batch in _batches(entries, BATCH_SIZE):
-                touched |= _write_batch(db, dump.name, batch)
-                count += len(batch)
+    dumps = {dump.name: dump for dump in plan.to_load}
+    sources = [(dump.path, dump.name) for dump in plan.to_load]
+    done = 0
+    with closing(_rows(sources, parallel)) as parts:
+        for name, part in parts:
+            if isinstance(part, Rows):
+                touched |= _write_rows(db, part)
                 if progress:
-                    progress(stream.tell() - done)
-                    done = stream.tell()
-        _write_dump_row(db, dump, page, count)
-        warnings += _repeats(db, dump)
+                    progress(part.read - done)
+                done = part.read
+            else:
+                _write_dump_row(db, dumps[name], part.page, part.count)
+                warnings += _repeats(db, dumps[name])
+                done = 0
     return touched, warnings
+
+
+def _rows(sources: list[tuple[Path, str]], parallel: bool) -> Iterator[tuple[str, Rows | DumpDone]]:
+    """The dumps' rows, computed here or shared between `PARSERS` child processes."""
+    if not parallel:
+        yield from rows_of_dumps(sources)
+        return
+    shares = [in_worker(rows_of_dumps, sources, (k, PARSERS)) for k in range(PARSERS)]
+    try:
+        yield from interleave(shares)
+    finally:
+        for share in shares:
+            share.close()
 
 
 def _repeats(db: sqlite_utils.Database, dump: DumpFile) -> list[str]:
@@ -270,40 +285,8 @@ def _repeats(db: sqlite_utils.Database, dump: DumpFile) -> list[str]:
     return [f"{dump.path}: {quoted(title)} is listed more than once (positions {positions})" for title, positions in rows]
 
 
-def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
-    batch: list[Entry] = []
-    for entry in entries:
-        batch.append(entry)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _write_batch(db: sqlite_utils.Database, dump_name: str, batch: list[Entry]) -> set[int]:
-    papers, appearances, links, repos = [], [], [], {}
-    for entry in batch:
-        key = title_key(entry.title)
-        pid = _id_for_key(key)
-        papers.append((pid, entry.title, entry.abstract, key, search_terms(entry.title, entry.abstract)))
-        appearances.append(
-            (
-                dump_name,
-                entry.position,
-                pid,
-                entry.upvotes,
-                entry.date.printed() if entry.date else None,
-                entry.date.iso() if entry.date else None,
-                entry.authors_count,
-                entry.organisation,
-            )
-        )
-        for ordinal, link in enumerate(find_links(entry.abstract), start=1):
-            repo_id = link.repo.id if link.repo else None
-            if link.repo:
-                repos[link.repo.id] = link.repo
-            links.append((pid, ordinal, link.url, link.raw, link.kind, link.host, repo_id, link.path))
+def _write_rows(db: sqlite_utils.Database, rows: Rows) -> set[int]:
+    """Write one batch; a paper already known gets its text replaced only when the text changed."""
     conn = db.conn
     conn.executemany(
         """insert into papers (id, title, abstract, title_key, search_terms, appearances, code_links, has_code)
@@ -311,21 +294,17 @@ def _write_batch(db: sqlite_utils.Database, dump_name: str, batch: list[Entry]) 
         on conflict(id) do update set
             title = excluded.title, abstract = excluded.abstract, search_terms = excluded.search_terms
         where papers.title is not excluded.title or papers.abstract is not excluded.abstract""",
-        papers,
+        rows.papers,
     )
-    conn.executemany("insert into appearances values (?, ?, ?, ?, ?, ?, ?, ?)", appearances)
-    ids = [(row[0],) for row in papers]
-    conn.executemany(
-        "insert or ignore into temp.touched_repos select repo_id from links where paper_id = ? and repo_id is not null",
-        ids,
-    )
+    conn.executemany("insert into appearances values (?, ?, ?, ?, ?, ?, ?, ?)", rows.appearances)
+    ids = [(row[0],) for row in rows.papers]
     conn.executemany("delete from links where paper_id = ?", ids)
     conn.executemany(
         "insert into repos (id, host, owner, name, url, papers) values (?, ?, ?, ?, ?, 0) on conflict(id) do nothing",
-        [(r.id, r.host, r.owner, r.name, r.url) for r in repos.values()],
+        list(rows.repos.values()),
     )
-    conn.executemany("insert or replace into links values (?, ?, ?, ?, ?, ?, ?, ?)", links)
-    return {row[0] for row in papers}
+    conn.executemany("insert or replace into links values (?, ?, ?, ?, ?, ?, ?, ?)", rows.links)
+    return {row[0] for row in rows.papers}
 
 
 def _write_dump_row(db: sqlite_utils.Database, dump: DumpFile, page: Page, count: int) -> None:
@@ -471,8 +450,13 @@ from temp.derived d where d.id = papers.id
 
 
 def _start_touch_tracking(conn: sqlite3.Connection) -> None:
+    """Temp tables of the papers and repos a build changes; a repo that loses a link is one."""
     conn.execute("create temp table touched (id integer primary key)")
     conn.execute("create temp table touched_repos (id text primary key)")
+    conn.execute(
+        "create temp trigger links_lost after delete on links when old.repo_id is not null "
+        "begin insert or ignore into touched_repos values (old.repo_id); end"
+    )
 
 
 def _refresh_papers(db: sqlite_utils.Database, touched: set[int]) -> None:
@@ -496,27 +480,27 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int]) -> None:
         "where id in (select id from temp.touched_repos)"
     )
     conn.execute("delete from repos where papers = 0")
+    conn.execute("drop trigger temp.links_lost")
     for table in ("derived", "code_counts", "touched", "touched_repos"):
         conn.execute(f"drop table temp.{table}")
 
 
-def _check(db: sqlite_utils.Database, *, thorough: bool) -> None:
+def _check(db: sqlite_utils.Database) -> None:
     """Refuse to publish a file that SQLite or FTS5 finds inconsistent.
 
-    A build from scratch gets SQLite's full `integrity_check` and FTS5's
-    `integrity-check` of index against content. Adding to an existing database
-    gets `quick_check` (every page and b-tree, not every index entry against
-    its row): its rows were checked when first written, the change is one
-    SQLite transaction, and the full checks cost more than the rest of an
-    incremental build together (6 s of 9 at 100k papers). The test suite runs
-    the full checks after incremental builds too.
+    On request only: each change is one SQLite transaction into a private
+    file, so a failed check would mean a bug in SQLite or a failing disk, and
+    the checks read everything (about a tenth of a build from scratch, and
+    more than the rest of an incremental one at 100k papers). The test suite
+    runs them after every kind of build.
     """
-    pragma = "integrity_check" if thorough else "quick_check"
-    result = db.execute(f"pragma {pragma}").fetchone()[0]
+    result = db.execute("pragma integrity_check").fetchone()[0]
     if result != "ok":
-        raise BuildError(f"{pragma} failed: {result}")
-    if thorough:
+        raise BuildError(f"integrity_check failed: {result}")
+    try:
         db.execute(f"insert into {FTS_TABLE}({FTS_TABLE}, rank) values ('integrity-check', 1)")
+    except sqlite3.DatabaseError as error:
+        raise BuildError(f"FTS5 integrity-check failed: {error}") from None
 
 
 def _summarise(db: sqlite_utils.Database, plan: Plan, papers_before: int) -> Summary:

@@ -32,7 +32,12 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="YAML of per-dump capture years (default: data/dumps.yml when present).",
 )
-def build_command(paths: tuple[Path, ...], db_path: Path, rebuild: bool, manifest: Path | None) -> None:
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Run SQLite's integrity_check and FTS5's integrity-check before replacing the database (reads it all).",
+)
+def build_command(paths: tuple[Path, ...], db_path: Path, rebuild: bool, manifest: Path | None, check: bool) -> None:
     """Load dumps (default: every *.txt under data/) into the database.
 
     Unchanged dumps are skipped, new ones added and changed ones replaced; the
@@ -44,9 +49,9 @@ def build_command(paths: tuple[Path, ...], db_path: Path, rebuild: bool, manifes
         total = sum(p.stat().st_size for p in _txt_files(dump_paths))
         if sys.stderr.isatty() and total > 0:
             with click.progressbar(length=total, label="Loading dumps", file=sys.stderr) as bar:
-                summary = build(db_path, dump_paths, rebuild=rebuild, overrides=overrides, progress=bar.update)
+                summary = build(db_path, dump_paths, rebuild=rebuild, overrides=overrides, progress=bar.update, check=check)
         else:
-            summary = build(db_path, dump_paths, rebuild=rebuild, overrides=overrides)
+            summary = build(db_path, dump_paths, rebuild=rebuild, overrides=overrides, check=check)
     except (DumpError, BuildError) as error:
         raise click.ClickException(str(error)) from None
     except sqlite3.DatabaseError as error:

@@ -47,6 +47,9 @@ class DumpError(ValueError):
         self.line = line
         self.message = message
 
+    def __reduce__(self):  # so it crosses from the build's worker process intact
+        return (DumpError, (self.filename, self.line, self.message))
+
 
 @dataclass(frozen=True)
 class MonthDay:

@@ -11,6 +11,7 @@ makes `pretrained` and `pretraining` meet.
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 STOPWORDS = frozenset(
     """a about above across after again against all also although among an and any are as at be because been
@@ -43,42 +44,49 @@ def compound_terms(text: str) -> list[str]:
     A prefix pair is a compound prefix ending a token ("self", "(self", not
     "myself"), then the word that starts the next token ("self supervised").
     Python's `re` costs about 100 ns a character when a pattern can start
-    anywhere, which over whole abstracts was the largest cost of a build; so the
-    text is split into tokens once, and only the few tokens that can take part
-    are looked at: those with a hyphen, and those ending in a prefix.
+    anywhere, which over whole abstracts was the largest cost of a build; so
+    hyphens are looked for only in the tokens that have one, and prefix pairs
+    with a pattern that begins with a literal (see `_prefix_pairs`).
     """
     found: dict[str, None] = {}
     for hyphen in UNICODE_HYPHENS:
         if hyphen in text:
             text = text.replace(hyphen, "-")
-    for token in [token for token in text.split() if "-" in token]:
-        for match in HYPHENATED.finditer(token):
-            found[joined(match.group(0))] = None
-    tokens = text.lower().split()
-    for at in [at for at, token in enumerate(tokens[:-1]) if token.endswith(_PREFIX_ENDINGS)]:
-        first, second = _last_word(tokens[at]), _first_word(tokens[at + 1])
-        if first in COMPOUND_PREFIXES and second and second not in STOPWORDS:
-            found[first + second] = None
+    tokens = text.split()
+    for token in [token for token in tokens if "-" in token]:
+        for compound in HYPHENATED.findall(token):
+            found[compound.replace("-", "").lower()] = None  # `joined`, for a match of HYPHENATED
+    for _, pair in sorted(_prefix_pairs(" ".join(tokens).lower())):
+        found[pair] = None
     return list(found)
 
 
-_PREFIX_ENDINGS = tuple(COMPOUND_PREFIXES)
+def _prefix_pairs(spaced: str) -> Iterator[tuple[int, str]]:
+    """(position, joined pair) of every prefix that ends a token and is followed by a word.
+
+    `spaced` is lower-case with single spaces between tokens. The prefixes are
+    looked for in the reversed text, where the pattern starts with that space:
+    `re` skips to a literal first character at C speed.
+    """
+    end = len(spaced) - 1
+    for match in _REVERSED_PREFIX_AND_SPACE.finditer(spaced[::-1]):
+        space = end - match.start()
+        second = _first_word(spaced, space + 1)
+        if second and second not in STOPWORDS:
+            prefix = match.group(1)[::-1]
+            yield space - len(prefix), prefix + second
 
 
-def _last_word(token: str) -> str:
-    """The letters and digits that end the token ("(self" -> "self")."""
-    start = len(token)
-    while start and token[start - 1].isalnum():
-        start -= 1
-    return token[start:]
+# " erp" for "pre " in reversed text, not followed (preceded, read forwards) by a letter or digit.
+_REVERSED_PREFIX_AND_SPACE = re.compile(
+    r" (" + "|".join(sorted((prefix[::-1] for prefix in COMPOUND_PREFIXES), key=len, reverse=True)) + r")(?![^\W_])"
+)
 
 
-def _first_word(token: str) -> str:
-    """The letters and digits that begin the token ("supervised)," -> "supervised")."""
-    end = 0
-    while end < len(token) and token[end].isalnum():
-        end += 1
-    return token[:end]
+def _first_word(text: str, start: int) -> str:
+    """The letters and digits that begin at `start` ("supervised)," -> "supervised")."""
+    match = WORD.match(text, start)
+    return match.group(0) if match else ""
 
 
 def search_terms(title: str, abstract: str) -> str:

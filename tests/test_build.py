@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 
-from loader.build import paper_id
+from loader.records import paper_id
 from tests.conftest import DUMPS
 
 

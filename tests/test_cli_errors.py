@@ -511,3 +511,20 @@ def test_odd_dump_loads_with_its_warnings(tmp_path: Path, name: str, text: str, 
             assert conn.execute(sql).fetchone()[0] == expected, sql
         assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
         conn.execute("insert into papers_fts(papers_fts, rank) values ('integrity-check', 1)")
+
+
+def test_check_refuses_to_publish_an_index_that_disagrees_with_its_text(tmp_path: Path) -> None:
+    """`--check` runs FTS5's integrity-check: text changed behind the index's back is caught."""
+    db, _, listing = build_good(tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("drop trigger papers_au")  # as a careless hand edit would, without re-indexing
+        conn.execute("update papers set abstract = 'rewritten by hand' where title = 'First Paper Title'")
+    conn.close()
+    damaged = db.read_bytes()
+    other = tmp_path / "other.txt"
+    other.write_text(GOOD.replace("First Paper Title", "A Third Title").replace("Second", "Fourth"), encoding="utf-8")
+    result = run_cli("build", "--check", "--db", db, other, cwd=tmp_path)
+    assert_one_line_error(result, "FTS5 integrity-check failed: ")
+    assert_untouched(db, damaged, listing)
+    unchecked = run_cli("build", "--db", db, other, cwd=tmp_path)  # what the check is for: this one publishes
+    assert unchecked.returncode == 0, unchecked.stderr

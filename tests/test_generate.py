@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bench.generate import generate
-from loader.build import build, title_key
+from loader.build import build
+from loader.records import title_key
 from loader.links import find_links
 from loader.parser import parse_file
 

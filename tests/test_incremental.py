@@ -18,8 +18,8 @@ TABLES = tuple(table.name for table in schema.TABLES)
 def snapshot(db: Path, tables: tuple[str, ...] = TABLES, *, skip_loaded_at: bool = True) -> dict[str, list[tuple]]:
     """Every row of every table, sorted; `loaded_at` is a clock reading, so it is left out.
 
-    Taking one also runs SQLite's and FTS5's full integrity checks, which an
-    incremental build itself leaves to `quick_check` (see `loader.build._check`).
+    Taking one also runs SQLite's and FTS5's full integrity checks, which a
+    build itself runs only when asked (see `loader.build._check`).
     """
     with sqlite3.connect(db) as conn:
         assert conn.execute("pragma integrity_check").fetchall() == [("ok",)]
