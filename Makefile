@@ -47,4 +47,4 @@ soak: $(DB)
 	$(BIN)/python -m bench.soak --db $(DB) --out docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) $(DB)
+	rm -rf $(VENV) $(DB) $(dir $(DB)).$(notdir $(DB)).standby

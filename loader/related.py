@@ -62,18 +62,49 @@ def register_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("related_words", 2, related_words, deterministic=True)
 
 
-def refresh_word_rarity(conn: sqlite3.Connection) -> None:
-    """Recount `word_rarity` and `corpus` from the sample: the SAMPLE_SIZE lowest paper ids.
+def track_sample(conn: sqlite3.Connection) -> list[int]:
+    """The sample's ids before a build writes; from now on, sampled papers it rewrites or drops are noted.
+
+    With that, `refresh_word_rarity` can count only the papers that entered
+    or left the sample (about 0.5% of new papers at a million) instead of
+    reading all 5,000 again, which took a second of every incremental build.
+    """
+    ids = [row[0] for row in conn.execute("select id from papers order by id limit ?", [SAMPLE_SIZE])]
+    conn.execute("create temp table sample_dirty (id integer primary key)")
+    if len(ids) == SAMPLE_SIZE:
+        for event in ("update of title, abstract", "delete"):
+            conn.execute(
+                f"create temp trigger [sample_{event.split()[0]}] after {event} on papers when old.id <= {ids[-1]} "
+                "begin insert or ignore into sample_dirty values (old.id); end"
+            )
+    return ids
+
+
+def refresh_word_rarity(conn: sqlite3.Connection, sampled_before: list[int] | None = None) -> None:
+    """Bring `word_rarity` and `corpus` up to date with the sample: the SAMPLE_SIZE lowest paper ids.
 
     Ids are hashes of titles, so the lowest ones are an unbiased sample, read
-    in index order at a fixed cost however large the database is.
+    in index order at a fixed cost however large the database is. Given the
+    ids `track_sample` returned, the counts are adjusted for the papers that
+    entered or left the sample, when none of its papers changed text;
+    otherwise, and for a first count, the sample is counted again.
     """
+    papers = conn.execute("select count(*) from papers").fetchone()[0]
+    if sampled_before is not None and _adjustable(conn, sampled_before, papers):
+        _adjust(conn, sampled_before, papers)
+    else:
+        _recount(conn, papers)
+    conn.execute("drop trigger if exists temp.sample_update")
+    conn.execute("drop trigger if exists temp.sample_delete")
+    conn.execute("drop table if exists temp.sample_dirty")
+
+
+def _recount(conn: sqlite3.Connection, papers: int) -> None:
     frequency: Counter[str] = Counter()
     sampled = 0
     for title, abstract in conn.execute("select title, abstract from papers order by id limit ?", [SAMPLE_SIZE]):
         frequency.update(paper_terms(title, abstract).keys())
         sampled += 1
-    papers = conn.execute("select count(*) from papers").fetchone()[0]
     complete = sampled == papers
     limit = common_limit(sampled, papers)
     conn.execute("delete from word_rarity")
@@ -85,6 +116,49 @@ def refresh_word_rarity(conn: sqlite3.Connection) -> None:
     conn.execute(
         "insert into corpus (papers, sampled, common_limit, unseen_idf) values (?, ?, ?, ?)",
         [papers, sampled, limit, None if complete else idf(0, sampled, complete, limit)],
+    )
+
+
+def _adjustable(conn: sqlite3.Connection, sampled_before: list[int], papers: int) -> bool:
+    """A full sample before and after, stored counts of it, and no sampled paper rewritten or dropped."""
+    stored = conn.execute("select sampled from corpus").fetchone()
+    full = len(sampled_before) == SAMPLE_SIZE and papers > SAMPLE_SIZE and stored == (SAMPLE_SIZE,)
+    return full and conn.execute("select count(*) from temp.sample_dirty").fetchone() == (0,)
+
+
+def _adjust(conn: sqlite3.Connection, sampled_before: list[int], papers: int) -> None:
+    now = [row[0] for row in conn.execute("select id from papers order by id limit ?", [SAMPLE_SIZE])]
+    change: Counter[str] = Counter()
+    for sign, ids in ((1, set(now) - set(sampled_before)), (-1, set(sampled_before) - set(now))):
+        for title, abstract in conn.execute(
+            "select title, abstract from papers where id in (select value from json_each(?))", [json.dumps(sorted(ids))]
+        ):
+            for word in paper_terms(title, abstract):
+                change[word] += sign
+    changed = {word: by for word, by in change.items() if by}
+    conn.executemany(
+        "insert into word_rarity (word, papers) values (?, ?) on conflict (word) do update set papers = papers + excluded.papers",
+        list(changed.items()),
+    )
+    conn.execute("delete from word_rarity where papers <= 0")
+    _reweigh(conn, papers, changed)
+
+
+def _reweigh(conn: sqlite3.Connection, papers: int, changed: dict[str, int]) -> None:
+    """New weights for the words whose counts changed, or for all when the corpus size moved the limit."""
+    old_limit = conn.execute("select common_limit from corpus").fetchone()[0]
+    limit = common_limit(SAMPLE_SIZE, papers)
+    if limit != old_limit:
+        counts = conn.execute("select word, papers from word_rarity").fetchall()
+    else:
+        counts = conn.execute(
+            "select word, papers from word_rarity where word in (select value from json_each(?))", [json.dumps(list(changed))]
+        ).fetchall()
+    conn.executemany(
+        "update word_rarity set idf = ? where word = ?", [(idf(seen, SAMPLE_SIZE, False, limit), word) for word, seen in counts]
+    )
+    conn.execute(
+        "update corpus set papers = ?, common_limit = ?, unseen_idf = ?", [papers, limit, idf(0, SAMPLE_SIZE, False, limit)]
     )
 
 

@@ -19,6 +19,7 @@ class Table:
     pk: str | tuple[str, ...]
     foreign_keys: tuple[tuple[str, str, str], ...] = ()  # (column, other table, other column)
     indexes: tuple[tuple[str, ...], ...] = ()
+    partial_indexes: tuple[tuple[str, tuple[str, ...], str], ...] = ()  # (name, columns, where)
     not_null: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -33,6 +34,9 @@ DUMPS = Table(
         "capture_source": str,  # manifest | pinned | explicit-years | unknown | conflict
         "entry_count": int,
         "loaded_at": str,  # ISO timestamp, UTC
+        "max_explicit_year": int,  # latest year its dates print: it was captured in that year or later
+        "size": int,  # bytes of the file as last seen; with mtime_ns, spares the next build hashing it
+        "mtime_ns": int,  # its modification time, in nanoseconds since the epoch
     },
     pk="name",
     not_null=frozenset({"sha256", "page_date", "capture_source", "entry_count", "loaded_at"}),
@@ -118,6 +122,8 @@ APPEARANCES = Table(
     pk=("dump", "position"),
     foreign_keys=(("dump", "dumps", "name"), ("paper_id", "papers", "id")),
     indexes=(("paper_id",),),
+    # The appearances printed without a year, which capture-year inference reads on every build.
+    partial_indexes=(("idx_appearances_yearless", ("date_iso", "paper_id", "dump"), "date_iso like '--%'"),),
 )
 
 WORD_RARITY = Table(
@@ -144,8 +150,10 @@ CORPUS = Table(
 TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, WORD_RARITY, CORPUS)
 # Tables earlier versions made that this one does not; `create_schema` drops them.
 OBSOLETE_TABLES = ("related",)  # version 1 stored related papers at build time
-# Stored as `pragma user_version`: a database of another version is brought up to this one.
-SCHEMA_VERSION = 2
+# Stored as `pragma user_version`: a database of another version is brought up to this one
+# (version 2 lacked dumps.max_explicit_year, size and mtime_ns, which `create_schema` adds and
+# `loader.build` fills).
+SCHEMA_VERSION = 3
 
 FTS_TABLE = "papers_fts"
 FTS_COLUMNS = ("title", "abstract", "search_terms")
@@ -169,6 +177,10 @@ def create_schema(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
             not_null=set(table.not_null),
             if_not_exists=True,
         )
+        existing = db[table.name].columns_dict
+        for column, kind in table.columns.items():
+            if column not in existing:  # a table an earlier version made
+                db[table.name].add_column(column, kind)
     if indexes:
         create_indexes(db)
     if FTS_TABLE not in db.table_names():
@@ -181,6 +193,8 @@ def create_indexes(db: sqlite_utils.Database) -> None:
     for table in TABLES:
         for columns in table.indexes:
             db[table.name].create_index(list(columns), if_not_exists=True)
+        for name, columns, where in table.partial_indexes:
+            db.execute(f"create index if not exists [{name}] on [{table.name}] ({', '.join(columns)}) where {where}")
     db[PAPERS.name].create_index(["title_key"], unique=True, if_not_exists=True)
 
 

@@ -103,5 +103,84 @@ def test_a_database_of_the_previous_schema_is_brought_up_to_date(corpus):
     conn = sqlite3.connect(db)
     tables = {row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")}
     assert "related" not in tables and "word_rarity" in tables
-    assert conn.execute("pragma user_version").fetchone() == (2,)
+    assert conn.execute("pragma user_version").fetchone() == (3,)
     assert not build(db, [dumps]).written
+
+
+def test_a_version_2_database_learns_its_dumps_latest_years_and_sizes(corpus):
+    db, dumps = corpus
+    write_dump(dumps / "b.txt", [DUSK])
+    (dumps / "b.txt").write_text((dumps / "b.txt").read_text().replace(
+        "savanna.\n", "savanna.\n\n  • 2 authors\n·\nMar 3, 2021\n"), encoding="utf-8")
+    build(db, [dumps])
+    with sqlite3.connect(db) as conn:  # version 2 kept no latest year, size or modification time
+        for column in ("max_explicit_year", "size", "mtime_ns"):
+            conn.execute(f"alter table dumps drop column {column}")
+        conn.execute("pragma user_version = 2")
+    conn.close()
+    assert build(db, [dumps]).written
+    stats = {name: (dumps / name).stat() for name in ("a.txt", "b.txt")}
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select name, max_explicit_year, size, mtime_ns from dumps order by name").fetchall() == [
+            ("a.txt", None, stats["a.txt"].st_size, stats["a.txt"].st_mtime_ns),  # no dates at all
+            ("b.txt", 2021, stats["b.txt"].st_size, stats["b.txt"].st_mtime_ns),
+        ]
+        assert conn.execute("pragma user_version").fetchone() == (3,)
+    conn.close()
+    assert not build(db, [dumps]).written
+
+
+def rarity_state(conn: sqlite3.Connection) -> tuple[list, list]:
+    return (
+        conn.execute("select word, papers, idf from word_rarity order by word").fetchall(),
+        conn.execute("select papers, sampled, common_limit, unseen_idf from corpus").fetchall(),
+    )
+
+
+def counted_afresh(db: Path) -> tuple[list, list]:
+    """The rarities a full count of the sample gives, on a copy."""
+    copy = db.with_name("recount.db")
+    copy.write_bytes(db.read_bytes())
+    conn = sqlite3.connect(copy)
+    related.refresh_word_rarity(conn)
+    return rarity_state(conn)
+
+
+def lowest_ids(db: Path, n: int) -> list[int]:
+    return [row[0] for row in sqlite3.connect(db).execute("select id from papers order by id limit ?", [n])]
+
+
+def test_papers_entering_and_leaving_the_sample_adjust_the_counts(corpus, monkeypatch):
+    _, dumps = corpus
+    monkeypatch.setattr(related, "SAMPLE_SIZE", 10)
+    db = dumps.parent / "sampled.db"  # a new file, so the next build copies it (no standby)
+    build(db, [dumps])
+    before = lowest_ids(db, 10)
+    with sqlite3.connect(db) as conn:  # a marker a recount would drop: shows the counts were adjusted
+        conn.execute("insert into word_rarity (word, papers) values ('marker', 7)")
+    write_dump(dumps / "b.txt", [(f"Okapi tongue number {i}", f"Okapi tongue {i} is long and blue.") for i in range(30)])
+    build(db, [dumps])
+    after = lowest_ids(db, 10)
+    assert set(after) != set(before)  # some new papers entered the sample, pushing others out
+    counts = {word: seen for word, seen, _ in rarity_state(sqlite3.connect(db))[0]}
+    assert counts["okapi"] == len(set(after) - set(before))
+    assert counts.pop("marker") == 7
+    with sqlite3.connect(db) as conn:
+        conn.execute("delete from word_rarity where word = 'marker'")
+    assert rarity_state(sqlite3.connect(db)) == counted_afresh(db)
+
+
+def test_a_sampled_paper_whose_text_changed_is_counted_afresh(corpus, monkeypatch):
+    _, dumps = corpus
+    monkeypatch.setattr(related, "SAMPLE_SIZE", 10)
+    db = dumps.parent / "sampled.db"
+    build(db, [dumps])
+    [(title,)] = sqlite3.connect(db).execute("select title from papers order by id limit 1")
+    text = (dumps / "a.txt").read_text(encoding="utf-8")
+    start = text.index(title + "\n\n") + len(title) + 2
+    end = text.index("\n", start)
+    (dumps / "a.txt").write_text(text[:start] + "Wombat burrows, rewritten." + text[end:], encoding="utf-8")
+    build(db, [dumps])
+    counts = {word: seen for word, seen, _ in rarity_state(sqlite3.connect(db))[0]}
+    assert counts["wombat"] == 1
+    assert rarity_state(sqlite3.connect(db)) == counted_afresh(db)
