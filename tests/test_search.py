@@ -100,4 +100,5 @@ def test_title_score_counts_query_terms_in_the_title():
     assert title_score("trans*", "Translation") == -2.0 and title_score("trans*", "A contrastive") == -1.0
     assert title_score('"self distillation"', title) == -2.0
     assert title_score("gan", "GANs everywhere") == -2.0 and title_score("gans", "Organs") == -1.0
+    assert title_score("graph*", "Trees only") == -1.0 and title_score("graph*", None) == -1.0  # no stem anywhere
     assert title_score(None, None) == -1.0
