@@ -837,14 +837,19 @@ def render(results: dict) -> str:
         f"load average at the start {env['loadavg']}.",
         "",
         "Times are wall-clock seconds of the whole command (interpreter start included). Peak RSS is",
-        "each command's own high-water resident set (VmHWM of a fresh process). The synthetic data",
+        "each command's high-water resident set (VmHWM of a fresh process), or, for a command that",
+        "starts processes of its own (our build's two parsers), the peak of their sum sampled every",
+        "50 ms, whichever is larger. The synthetic data",
         "comes from `bench.generate` (seed 0, one dump per 1,000 papers, about 20% of entries repeat",
         "an earlier paper). Off-the-shelf: the parsed papers written as JSON lines, `sqlite-utils insert",
         "--nl --pk id --replace`, `sqlite-utils enable-fts papers title abstract`. Floor: stdlib sqlite3,",
         "parse + one transaction of `executemany` + an external-content FTS5 table and one `rebuild`.",
         "Both baselines load (id, title, abstract) only; ours also writes links, repositories,",
         "appearances, capture years, derived columns, a stemmed index with joined compounds and the",
-        "word rarities related papers are chosen from, then runs SQLite's and FTS5's integrity checks.",
+        "word rarities related papers are chosen from (`--check`, which adds SQLite's and FTS5's",
+        "integrity checks, is not used). Incremental: 100 new papers added with every dump given, as",
+        "`make build` does, twice: the first addition copies the database, the next starts from the",
+        "generation the first replaced (the standby, see README) and is the one the target is checked on.",
         "",
     ]
     for n, r in sorted(results["sizes"].items()):
@@ -910,10 +915,11 @@ def _targets(n: int, r: dict) -> list[str]:
     table_p95 = max(v["p95_ms"] for k, v in http.items() if k.startswith("table"))
     errors = sum(v.get("non_2xx", 0) or 0 for v in list(r["load"].values()) + list(r["scale_out"].values()) if isinstance(v, dict))
     errors += sum(v["non_200"] for v in http.values())
+    peak_rss = max(s[key]["rss_mb"] for key in ("ours", "ours_one_dump") if key in s)
     checks = [
         ("build within 1.5× the floor", f"{r['ratios']['ours_over_floor']:.1f}×", r["ratios"]["ours_over_floor"] <= 1.5),
         ("build faster than off-the-shelf", f"{r['ratios']['ours_over_ots']:.1f}×", r["ratios"]["ours_over_ots"] < 1),
-        ("peak memory under 500 MB", f"{s['ours']['rss_mb']:.0f} MB", s["ours"]["rss_mb"] < 500),
+        ("peak memory under 500 MB, one dump or many", f"{peak_rss:.0f} MB", peak_rss < 500),
         ("incremental +100 papers under 2 s", f"{s['incremental']['seconds']:.1f} s", s["incremental"]["seconds"] < 2),
         ("search p95 under 50 ms, every class", f"worst {max(search_p95.values()):.0f} ms", max(search_p95.values()) < 50),
         ("table page with facets p95 under 500 ms", f"{table_p95:.0f} ms", table_p95 < 500),

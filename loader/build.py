@@ -27,9 +27,10 @@ from .capture import Capture, Evidence, infer_capture_years
 from .parser import Page, parse_month_day, quoted
 from .records import DumpDone, Rows, interleave, rows_of_dumps
 from .related import refresh_word_rarity, track_sample
-from .worker import in_worker
 from .schema import (
+    APPEARANCES,
     FTS_TABLE,
+    LINKS,
     SCHEMA_VERSION,
     create_fts_triggers,
     create_indexes,
@@ -38,6 +39,7 @@ from .schema import (
     rebuild_fts,
     schema_version,
 )
+from .worker import in_worker
 
 Progress = Callable[[int], None]
 # Below this much dump text, starting a second process for parsing costs more than it saves.
@@ -45,6 +47,9 @@ PARALLEL_BYTES = 8 << 20
 # Child processes that compute rows while this one writes: on 2 cores, two
 # parsers and the writer keep both busy (the writer needs a third of the time).
 PARSERS = 2
+# SQLite's page cache for a build, in KiB: enough for the inner pages of every b-tree at a
+# million papers, so rows arriving in id (= hash) order do not read them again and again.
+CACHE_KB = 128 << 10
 
 
 class BuildError(Exception):
@@ -209,6 +214,7 @@ def build(
         db = sqlite_utils.Database(work_path)
         db.execute("pragma journal_mode = off")  # the work file is thrown away on failure
         db.execute("pragma synchronous = off")  # and fsynced once, at the end
+        db.execute(f"pragma cache_size = -{CACHE_KB}")
         version = schema_version(db.conn)
         create_schema(db, indexes=not bulk)
         if 0 < version < 3:  # made before dumps.max_explicit_year was stored
@@ -220,13 +226,16 @@ def build(
                 drop_fts_triggers(db)
             if parallel is None:
                 parallel = sum(dump.size for dump in work_plan.to_load) >= PARALLEL_BYTES
-            touched, warnings = _load_dumps(db, work_plan, progress, parallel)
+            # A load into an empty database touches every paper: no need to list them.
+            touched, warnings = _load_dumps(db, work_plan, progress, parallel, track=not bulk)
             if bulk:
                 rebuild_fts(db)
                 create_fts_triggers(db)
-                create_indexes(db)
-            touched |= _update_captures(db, overrides)
-            _refresh_papers(db, touched)
+                create_indexes(db, (APPEARANCES, LINKS))  # what refreshing the papers looks up
+            touched |= _update_captures(db, overrides, track=not bulk)
+            _refresh_papers(db, None if bulk else touched)
+            if bulk:
+                create_indexes(db)  # the rest, once the papers' derived columns are written
             refresh_word_rarity(db.conn, sampled_before)
             _record_files(db, dumps, recorded)
         if check:
@@ -354,7 +363,7 @@ def open_elsewhere(path: Path) -> bool:
 
 
 def _load_dumps(
-    db: sqlite_utils.Database, plan: Plan, progress: Progress | None, parallel: bool
+    db: sqlite_utils.Database, plan: Plan, progress: Progress | None, parallel: bool, track: bool
 ) -> tuple[set[int], dict[str, list[str]]]:
     """Stream each new or changed dump into the tables; return the ids of papers touched, and warnings by dump."""
     touched: set[int] = set()
@@ -368,7 +377,9 @@ def _load_dumps(
     with closing(_rows(sources, parallel)) as parts:
         for name, part in parts:
             if isinstance(part, Rows):
-                touched |= _write_rows(db, part)
+                ids = _write_rows(db, part)
+                if track:
+                    touched |= ids
                 if progress:
                     progress(part.read - done)
                 done = part.read
@@ -386,7 +397,7 @@ def _rows(sources: list[tuple[Path, str]], parallel: bool) -> Iterator[tuple[str
         return
     shares = [in_worker(rows_of_dumps, sources, (k, PARSERS)) for k in range(PARSERS)]
     try:
-        yield from interleave(shares)
+        yield from interleave(shares, len(sources))
     finally:
         for share in shares:
             share.close()
@@ -395,9 +406,11 @@ def _rows(sources: list[tuple[Path, str]], parallel: bool) -> Iterator[tuple[str
 def _repeats(db: sqlite_utils.Database, dump: DumpFile) -> list[str]:
     """A paper listed twice in one dump loads as two appearances, but is worth a word."""
     rows = db.execute(
-        "select p.title, group_concat(a.position, ', ') "
-        "from (select paper_id, position from appearances where dump = ? order by position) a "
-        "join papers p on p.id = a.paper_id group by a.paper_id having count(*) > 1 order by min(a.position)",
+        "select p.title, repeated.positions from ("
+        "  select paper_id, group_concat(position, ', ') as positions, min(position) as first"
+        "  from (select paper_id, position from appearances where dump = ? order by position)"
+        "  group by paper_id having count(*) > 1"
+        ") repeated join papers p on p.id = repeated.paper_id order by repeated.first",
         [dump.name],
     ).fetchall()
     return [f"{dump.path}: {quoted(title)} is listed more than once (positions {positions})" for title, positions in rows]
@@ -509,8 +522,8 @@ def _is_current(db_path: Path, overrides: dict[str, int]) -> bool:
         return stored == infer_capture_years(*gather_evidence(conn), overrides)
 
 
-def _update_captures(db: sqlite_utils.Database, overrides: dict[str, int]) -> set[int]:
-    """Store every dump's capture year; return the papers of dumps whose year changed."""
+def _update_captures(db: sqlite_utils.Database, overrides: dict[str, int], track: bool) -> set[int]:
+    """Store every dump's capture year; return the papers of dumps whose year changed (when `track`)."""
     captures = infer_capture_years(*gather_evidence(db.conn), overrides)
     touched: set[int] = set()
     for name, page_date, year, source in db.execute(
@@ -523,7 +536,8 @@ def _update_captures(db: sqlite_utils.Database, overrides: dict[str, int]) -> se
             "update dumps set capture_year = ?, capture_source = ?, capture_date = ? where name = ?",
             [capture.year, capture.source, _capture_date(page_date, capture.year), name],
         )
-        touched |= {row[0] for row in db.execute("select paper_id from appearances where dump = ?", [name])}
+        if track:
+            touched |= {row[0] for row in db.execute("select paper_id from appearances where dump = ?", [name])}
     return touched
 
 
@@ -565,8 +579,21 @@ select paper_id as id,
     count(distinct dump) as appearances,
     cast(substr(max(case when date_iso is not null then seq || coalesce(upvotes, 0) end), 11) as integer)
         as latest_upvotes,
-    coalesce((select n from code_counts c where c.id = ordered.paper_id), 0) as code_links
+    coalesce((select n from code_counts c where c.id = ordered.paper_id), 0) as code_links,
+    (select listed_in from listings l where l.id = ordered.paper_id) as listed_in
 from ordered group by paper_id
+"""
+
+# The dumps each touched paper is listed in, as a JSON array in name order, in one sorted pass
+# (a subquery per paper looked its appearances up a million times in a bulk build).
+_LIST_DUMPS = """
+create temp table listings as
+select paper_id as id, json_group_array(dump) as listed_in
+from (
+    select distinct paper_id, dump from appearances
+    where paper_id in (select id from temp.touched) order by paper_id, dump
+)
+group by paper_id
 """
 
 # One pass over the code links of touched papers (a per-paper subquery lets the planner
@@ -587,10 +614,7 @@ update papers set
     first_seen = d.first_seen,
     last_seen = d.last_seen,
     appearances = d.appearances,
-    listed_in = (
-        select json_group_array(dump) from
-        (select distinct dump from appearances a where a.paper_id = papers.id order by dump)
-    ),
+    listed_in = d.listed_in,
     latest_upvotes = d.latest_upvotes,
     code_links = d.code_links,
     has_code = d.code_links > 0
@@ -608,10 +632,13 @@ def _start_touch_tracking(conn: sqlite3.Connection) -> None:
     )
 
 
-def _refresh_papers(db: sqlite_utils.Database, touched: set[int]) -> None:
-    """Recompute derived columns of touched papers and repos; drop what no listing shows any more."""
+def _refresh_papers(db: sqlite_utils.Database, touched: set[int] | None) -> None:
+    """Recompute derived columns of touched papers (None: all) and repos; drop what no listing shows any more."""
     conn = db.conn
-    conn.executemany("insert or ignore into temp.touched values (?)", [(pid,) for pid in touched])
+    if touched is None:
+        conn.execute("insert into temp.touched select id from papers")
+    else:
+        conn.executemany("insert or ignore into temp.touched values (?)", [(pid,) for pid in touched])
     conn.execute(
         "insert or ignore into temp.touched_repos select repo_id from links "
         "where paper_id in (select id from temp.touched) and repo_id is not null"
@@ -621,6 +648,8 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int]) -> None:
     conn.execute(f"delete from papers where id in ({orphans})")
     conn.execute(_COUNT_CODE_LINKS)
     conn.execute("create unique index temp.code_counts_id on code_counts (id)")
+    conn.execute(_LIST_DUMPS)
+    conn.execute("create unique index temp.listings_id on listings (id)")
     conn.execute(_DERIVE_PAPERS)
     conn.execute("create unique index temp.derived_id on derived (id)")  # else the update scans it per paper
     conn.execute(_UPDATE_PAPERS)
@@ -630,7 +659,7 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int]) -> None:
     )
     conn.execute("delete from repos where papers = 0")
     conn.execute("drop trigger temp.links_lost")
-    for table in ("derived", "code_counts", "touched", "touched_repos"):
+    for table in ("derived", "code_counts", "listings", "touched", "touched_repos"):
         conn.execute(f"drop table temp.{table}")
 
 

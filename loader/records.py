@@ -19,6 +19,9 @@ from .parser import Entry, Page, decode_lines, parse_dump
 from .text import search_terms
 
 BATCH_SIZE = 2000
+# Shares of the work (see `rows_of_dumps`) take whole dumps when there are at least this
+# many per share, so no file is parsed twice; fewer, they take batches.
+DUMPS_PER_SHARE = 8
 
 
 @dataclass
@@ -61,19 +64,23 @@ def rows_of_dumps(
 ) -> Iterator[tuple[str, Rows | DumpDone]]:
     """The rows of each (path, name) in turn, batch by batch, then its `DumpDone`; raises `DumpError`.
 
-    `share=(k, n)` computes only batches k, k + n, k + 2n, ... counted across
-    all the dumps (every share still parses every file, the cheaper part);
-    `interleave` puts the n shares back in order.
+    `share=(k, n)` computes only the k-th of n shares, which `interleave` puts
+    back in order: with many dumps, dumps k, k + n, k + 2n, ...; with few (one
+    large dump, say), batches k, k + n, ... counted across the dumps, each
+    share then parsing every file (the cheaper part of the work).
     """
     mine, shares = share
+    whole = shares == 1 or by_whole_dumps(len(dumps), shares)
     index = 0
-    for path, name in dumps:
+    for number, (path, name) in enumerate(dumps):
+        if whole and number % shares != mine:
+            continue
         with open(path, "rb") as stream:
             page, entries = parse_dump(decode_lines(stream, str(path)), str(path))
             count = 0
             for batch in _batches(entries, BATCH_SIZE):
                 count += len(batch)
-                if index % shares == mine:
+                if whole or index % shares == mine:
                     rows = rows_for(name, batch)
                     rows.read = stream.tell()
                     yield name, rows
@@ -81,12 +88,24 @@ def rows_of_dumps(
         yield name, DumpDone(page, count)
 
 
-def interleave(shares: list[Iterator[tuple[str, Rows | DumpDone]]]) -> Iterator[tuple[str, Rows | DumpDone]]:
-    """The parts of `rows_of_dumps` from its n shares, in the order one process would yield them.
+def by_whole_dumps(dumps: int, shares: int) -> bool:
+    """Whether shares take whole dumps: only with enough of them to even out their sizes."""
+    return dumps >= DUMPS_PER_SHARE * shares
 
-    Batch i comes from share i mod n. When the share whose turn it is ends a
-    dump instead, every other share has ended it too.
-    """
+
+def interleave(
+    shares: list[Iterator[tuple[str, Rows | DumpDone]]], dumps: int
+) -> Iterator[tuple[str, Rows | DumpDone]]:
+    """The parts of `rows_of_dumps` for `dumps` dumps from its n shares, in the order one process would yield them."""
+    if by_whole_dumps(dumps, len(shares)):
+        for number in range(dumps):
+            for name, part in shares[number % len(shares)]:
+                yield name, part
+                if isinstance(part, DumpDone):
+                    break
+        return
+    # Batch i comes from share i mod n. When the share whose turn it is ends a
+    # dump instead, every other share has ended it too.
     turn = 0
     while True:
         try:

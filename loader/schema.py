@@ -189,13 +189,15 @@ def create_schema(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
     db.execute(f"pragma user_version = {SCHEMA_VERSION}")
 
 
-def create_indexes(db: sqlite_utils.Database) -> None:
-    for table in TABLES:
+def create_indexes(db: sqlite_utils.Database, tables: tuple[Table, ...] = TABLES) -> None:
+    """The indexes of `tables` that do not exist yet."""
+    for table in tables:
         for columns in table.indexes:
             db[table.name].create_index(list(columns), if_not_exists=True)
         for name, columns, where in table.partial_indexes:
             db.execute(f"create index if not exists [{name}] on [{table.name}] ({', '.join(columns)}) where {where}")
-    db[PAPERS.name].create_index(["title_key"], unique=True, if_not_exists=True)
+    if PAPERS in tables:
+        db[PAPERS.name].create_index(["title_key"], unique=True, if_not_exists=True)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

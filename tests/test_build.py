@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections import Counter
@@ -149,3 +150,13 @@ def test_database_passes_integrity_checks(papers_db):
     with sqlite3.connect(papers_db) as conn:
         conn.execute("insert into papers_fts(papers_fts, rank) values ('integrity-check', 1)")
     assert one(papers_db, "select count(*) from papers_fts where papers_fts match 'layerwise OR layer'")[0] > 0
+
+
+def test_listed_in_is_each_papers_dumps_in_name_order(papers_db):
+    conn = sqlite3.connect(papers_db)
+    dumps: dict[int, set[str]] = {}
+    for paper, dump in conn.execute("select paper_id, dump from appearances"):
+        dumps.setdefault(paper, set()).add(dump)
+    listed = {paper: json.loads(value) for paper, value in conn.execute("select id, listed_in from papers")}
+    assert listed == {paper: sorted(names) for paper, names in dumps.items()}
+    assert any(len(names) > 1 for names in listed.values())

@@ -13,7 +13,7 @@ import pytest
 from bench.generate import generate
 from loader.build import build
 from loader.parser import DumpError
-from loader.records import BATCH_SIZE
+from loader.records import BATCH_SIZE, DUMPS_PER_SHARE, by_whole_dumps
 from loader.worker import WorkerDied, in_worker
 from tests.conftest import ROOT
 from tests.test_incremental import snapshot
@@ -32,6 +32,7 @@ def mixed_dumps(tmp_path_factory):
 
 
 def test_parallel_build_equals_one_process_build(tmp_path, mixed_dumps):
+    assert not by_whole_dumps(len(list(mixed_dumps.rglob("*.txt"))), 2)  # shared batch by batch
     one, two = tmp_path / "one.db", tmp_path / "two.db"
     first = build(one, [mixed_dumps], parallel=False)
     second = build(two, [mixed_dumps], parallel=True)
@@ -40,6 +41,17 @@ def test_parallel_build_equals_one_process_build(tmp_path, mixed_dumps):
     with sqlite3.connect(two) as conn:  # the big dump's three batches, in listing order
         positions = [row[0] for row in conn.execute("select position from appearances where dump = 'zz_big.txt'")]
     assert sorted(positions) == list(range(1, 2 * BATCH_SIZE + 501))
+
+
+def test_many_dumps_shared_whole_equal_one_process_build(tmp_path):
+    """With enough dumps the children take whole dumps in turn instead of batches."""
+    folder = tmp_path / "many"
+    dumps = generate(3000, folder, dumps=2 * DUMPS_PER_SHARE + 1, seed=13)
+    assert by_whole_dumps(len(dumps), 2)
+    one, two = tmp_path / "one.db", tmp_path / "two.db"
+    build(one, [folder], parallel=False)
+    build(two, [folder], parallel=True)
+    assert snapshot(two) == snapshot(one)
 
 
 def test_parallel_incremental_build_equals_one_process_build(tmp_path, mixed_dumps):
