@@ -1,8 +1,10 @@
-"""The loader's fast text scans find exactly what the plain whole-text regular expressions find.
+"""The fast text scans find exactly what the plain whole-text definitions find.
 
 `compound_terms` and `find_links` only run their patterns over the tokens that
-can match (see their docstrings). The straightforward definitions are written
-here once more, as the oracle, and Hypothesis looks for text where the two differ.
+can match, `exact_phrases` accepts a phrase found as typed without lower-casing
+the text, `title_score` looks for stems with `str.find` instead of splitting the
+title (see their docstrings). The straightforward definitions are written here
+once more, as the oracle, and Hypothesis looks for text where the two differ.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loader.links import URL_RE, _trim, classify, find_links
-from loader.text import COMPOUND_PREFIXES, STOPWORDS, compound_terms, joined
+from loader.search import exact_phrases, parse, title_score
+from loader.text import COMPOUND_PREFIXES, STOPWORDS, WORD, compound_terms, joined
 
 WHOLE_TEXT_HYPHENATED = re.compile(r"(?<![^\W_])[^\W_]+(?:[-\u2010\u2011][^\W_]+)+")
 WHOLE_TEXT_PAIR = re.compile(r"(?<![^\W_])(" + "|".join(sorted(COMPOUND_PREFIXES)) + r")\s+(?=([^\W_]+))")
@@ -59,3 +62,52 @@ def test_compound_terms_match_the_whole_text_definition(text):
 @given(TEXT)
 def test_find_links_matches_the_whole_text_definition(text):
     assert find_links(text) == links_by_whole_text_regex(text)
+
+
+def phrases_by_whole_text_regex(query: str | None, title: str | None, abstract: str | None) -> int:
+    """Every quoted phrase's lower-cased words, as whole words with only non-alphanumerics between them."""
+    if not query or '"' not in query:
+        return 1
+    text = f"{title or ''}\n{abstract or ''}".lower()
+    patterns = [
+        r"(?<![^\W_])" + r"[\W_]+".join(re.escape(w.lower()) for w in term.words) + r"(?![^\W_])"
+        for term in parse(query)
+        if term.phrase
+    ]
+    return int(all(re.search(pattern, text) for pattern in patterns))
+
+
+def title_score_by_splitting(query: str | None, title: str | None) -> float:
+    """-(1 + the terms whose every stem starts one of the title's words)."""
+    words = WORD.findall((title or "").lower())
+    terms = [t for t in parse(query) if not (len(t.words) == 1 and t.words[0].lower() in STOPWORDS)]
+    stems = [[w.lower() if t.prefix else w.lower()[: max(4, len(w) - 3)] for w in t.words] for t in terms]
+    return -1.0 - sum(all(any(word.startswith(stem) for word in words) for stem in term) for term in stems)
+
+
+# Words whose stem or spelling differ a little, in any case, and characters whose lower case is
+# two characters (İ), is ASCII (the Kelvin sign) or depends on the letters around it (Σ).
+WORDS = ["training", "trained", "datasets", "dataset", "data", "sets", "model", "models", "kernel", "i", "x1"]
+WORDS += ["ß", "ss", "σ", "Σ", "İ", "İx", "\u212aernel", "straße", "é", "e\u0301", "ωmega", "2"]
+CASED_WORD = st.tuples(st.sampled_from(WORDS), st.sampled_from([str, str.upper, str.title, str.swapcase])).map(
+    lambda pair: pair[1](pair[0])
+)
+# What stands between words: nothing, spaces, punctuation, a combining dot, a prefix.
+BETWEEN = ["", " ", "  ", "-", "_", ", ", "\n", "\u00a0", "(", ")", "\u0307", ".", "pre", "*", ":", '"']
+PROSE = st.lists(CASED_WORD | st.sampled_from(BETWEEN), max_size=30).map("".join) | st.text(max_size=60)
+PHRASE = st.lists(CASED_WORD, min_size=1, max_size=3).map(lambda words: '"' + " ".join(words) + '"')
+QUERY = st.lists(PHRASE | CASED_WORD | st.sampled_from(["the", "title:", "data*", "pre-training"]), max_size=4).map(
+    " ".join
+) | st.text(max_size=30)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(QUERY, PROSE | st.none(), PROSE | st.none())
+def test_exact_phrases_match_the_whole_text_definition(query, title, abstract):
+    assert exact_phrases(query, title, abstract) == phrases_by_whole_text_regex(query, title, abstract)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(QUERY, PROSE | st.none())
+def test_title_score_matches_the_split_definition(query, title):
+    assert title_score(query, title) == title_score_by_splitting(query, title)

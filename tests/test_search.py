@@ -68,6 +68,17 @@ def test_exact_phrases():
     assert exact_phrases(None, None, None) == 1
 
 
+def test_exact_phrases_as_typed_or_not():
+    phrase = '"training datasets"'
+    assert exact_phrases(phrase, "T", "large pre-training datasets.") == 1  # as typed; a hyphen ends a word
+    assert exact_phrases(phrase, "T", "pretraining datasets, training dataset") == 0  # neither is the phrase
+    assert exact_phrases(phrase, "T", "the training datasetsize") == 0
+    assert exact_phrases(phrase, "T", "pretraining datasets and Training  Datasets") == 1  # found after lower-casing
+    assert exact_phrases(phrase, "Better training", "datasets help") == 1  # from the title into the abstract
+    assert exact_phrases('"kernel" "training datasets"', "T", "training datasets for \u212aernel methods") == 1
+    assert exact_phrases('"kernel" "training datasets"', "T", "training datasets for kernels") == 0
+
+
 def test_match_boost_prefers_exact_words_and_words_together():
     title = "LVM-Med: learning from 1.3 million medical images"
     assert match_boost("1.3 million medical images", title, "") == 2.5  # exact, together, in title
@@ -102,3 +113,7 @@ def test_title_score_counts_query_terms_in_the_title():
     assert title_score("gan", "GANs everywhere") == -2.0 and title_score("gans", "Organs") == -1.0
     assert title_score("graph*", "Trees only") == -1.0 and title_score("graph*", None) == -1.0  # no stem anywhere
     assert title_score(None, None) == -1.0
+    assert title_score('"training datasets"', "Pre-Training on Data-Sets") == -1.0  # datas starts no word
+    assert title_score('"training datasets"', "Pre-Training on Datasets") == -2.0
+    assert title_score("kernel", "\u212aernels for all") == -2.0  # the Kelvin sign lower-cases to k
+    assert title_score("İzmir", "İzmir") == -1.0  # İ lower-cases to i and a combining dot, which no word holds
