@@ -11,6 +11,7 @@ import yaml
 
 from .build import BuildError, build
 from .parser import DumpError
+from .worker import WorkerDied
 
 DEFAULT_DB = Path("data/papers.db")
 DEFAULT_DATA = Path("data")
@@ -52,7 +53,7 @@ def build_command(paths: tuple[Path, ...], db_path: Path, rebuild: bool, manifes
                 summary = build(db_path, dump_paths, rebuild=rebuild, overrides=overrides, progress=bar.update, check=check)
         else:
             summary = build(db_path, dump_paths, rebuild=rebuild, overrides=overrides, check=check)
-    except (DumpError, BuildError) as error:
+    except (DumpError, BuildError, WorkerDied) as error:
         raise click.ClickException(str(error)) from None
     except sqlite3.DatabaseError as error:
         raise click.ClickException(f"{db_path}: {error}") from None

@@ -36,7 +36,7 @@ def in_worker(function: Callable[..., Iterator[Any]], *args: Any) -> Iterator[An
             while True:
                 try:
                     kind, value = pickle.load(child.stdout)
-                except EOFError:
+                except (EOFError, pickle.UnpicklingError):  # nothing more, or cut off mid-item
                     raise WorkerDied(f"the parsing process stopped (exit code {child.wait()})") from None
                 if kind == "end":
                     return
