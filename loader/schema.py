@@ -234,6 +234,11 @@ def rebuild_fts(db: sqlite_utils.Database) -> None:
     merging (a 100k-paper rebuild: 8.7 s -> 5.6 s). Rows added one at a time
     in id order would be no good: ids are hashes, and FTS5 writes a segment
     whenever a rowid is lower than the one before.
+
+    Then `optimize` merges what the rebuild left into one segment. Left as
+    they were, the large first-level segments were merged by the first small
+    write into the file instead: 2 s for 100 papers at 100k, against 8 ms.
     """
     db.execute(f"insert into {FTS_TABLE} ({FTS_TABLE}, rank) values ('hashsize', {FTS_HASHSIZE})")
     db.execute(f"insert into {FTS_TABLE} ({FTS_TABLE}) values ('rebuild')")
+    db.execute(f"insert into {FTS_TABLE} ({FTS_TABLE}) values ('optimize')")

@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 
+from loader import schema
+from loader.build import build
 from loader.records import paper_id
 from tests.conftest import DUMPS
 
@@ -160,3 +162,14 @@ def test_listed_in_is_each_papers_dumps_in_name_order(papers_db):
     listed = {paper: json.loads(value) for paper, value in conn.execute("select id, listed_in from papers")}
     assert listed == {paper: sorted(names) for paper, names in dumps.items()}
     assert any(len(names) > 1 for names in listed.values())
+
+
+def test_a_build_from_scratch_leaves_its_index_in_one_segment(tmp_path, monkeypatch):
+    """With a small hashsize the rebuild writes many segments; `optimize` leaves one, so the
+    first incremental write does not inherit the merging (see `loader.schema.rebuild_fts`)."""
+    monkeypatch.setattr(schema, "FTS_HASHSIZE", 64 << 10)
+    db = tmp_path / "papers.db"
+    build(db, DUMPS, parallel=False)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(distinct segid) from papers_fts_idx").fetchone() == (1,)
+        assert conn.execute("select v from papers_fts_config where k = 'hashsize'").fetchone() == (64 << 10,)
