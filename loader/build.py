@@ -208,7 +208,7 @@ def build(
         return summary
     bulk = rebuild or not db_path.exists()
     papers_before = 0 if bulk else _count_papers(db_path)
-    with _replacement(db_path, dumps, fresh=bulk) as work_path:
+    with _replacement(db_path, dumps, recorded, fresh=bulk) as work_path:
         # A standby generation may lack more than the published file does.
         work_plan = plan if bulk else plan_build(recorded_dumps(work_path), dumps)
         db = sqlite_utils.Database(work_path)
@@ -269,9 +269,10 @@ class _replacement:
     success the replaced database becomes the next standby.
     """
 
-    def __init__(self, db_path: Path, dumps: list[DumpFile], fresh: bool):
+    def __init__(self, db_path: Path, dumps: list[DumpFile], recorded: dict[str, Recorded], fresh: bool):
         self.db_path = db_path
         self.dumps = dumps
+        self.recorded = recorded  # the database's dumps table, as the build read it
         self.fresh = fresh
         self.work_path: Path | None = None
 
@@ -310,9 +311,10 @@ class _replacement:
 
     def _behind(self, standby: Path) -> bool:
         try:
-            have, published = recorded_dumps(standby), recorded_dumps(self.db_path)
+            have = recorded_dumps(standby)
         except (BuildError, sqlite3.DatabaseError):
             return False
+        published = self.recorded
         files = {(dump.name, dump.sha256) for dump in self.dumps}
         missing = [(name, known.sha256) for name, known in published.items() if have.get(name) != known]
         return have.keys() <= published.keys() and all(dump in files for dump in missing)
