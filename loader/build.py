@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 import sqlite_utils
 
 from .capture import Capture, Evidence, infer_capture_years
+from .counts import store_counts, stored_counts, track_counts
 from .parser import Page, parse_month_day, quoted
 from .records import DumpDone, Rows, interleave, rows_of_dumps
 from .related import refresh_word_rarity, track_sample
@@ -207,7 +208,7 @@ def build(
         summary.seconds = time.perf_counter() - started
         return summary
     bulk = rebuild or not db_path.exists()
-    papers_before = 0 if bulk else _count_papers(db_path)
+    papers_before = 0 if bulk else _papers_in(db_path)
     with _replacement(db_path, dumps, recorded, fresh=bulk) as work_path:
         # A standby generation may lack more than the published file does.
         work_plan = plan if bulk else plan_build(recorded_dumps(work_path), dumps)
@@ -224,6 +225,8 @@ def build(
             sampled_before = track_sample(db.conn)
             if bulk:
                 drop_fts_triggers(db)
+            else:
+                track_counts(db.conn)
             if parallel is None:
                 parallel = sum(dump.size for dump in work_plan.to_load) >= PARALLEL_BYTES
             # A load into an empty database touches every paper: no need to list them.
@@ -236,7 +239,8 @@ def build(
             _refresh_papers(db, None if bulk else touched)
             if bulk:
                 create_indexes(db)  # the rest, once the papers' derived columns are written
-            refresh_word_rarity(db.conn, sampled_before)
+            counts = store_counts(db.conn)
+            refresh_word_rarity(db.conn, counts["papers"], sampled_before)
             _record_files(db, dumps, recorded)
         if check:
             _check(db)
@@ -248,9 +252,11 @@ def build(
     return summary
 
 
-def _count_papers(db_path: Path) -> int:
+def _papers_in(db_path: Path) -> int:
+    """How many papers the published file holds, as the build that wrote it stored (or counted, if it did not)."""
     with closing(_read_only(db_path)) as conn:
-        return conn.execute("select count(*) from papers").fetchone()[0]
+        known = stored_counts(conn).get("papers")
+        return known if known is not None else conn.execute("select count(*) from papers").fetchone()[0]
 
 
 def standby_path(db_path: Path) -> Path:
@@ -684,13 +690,14 @@ def _check(db: sqlite_utils.Database) -> None:
 
 
 def _summarise(db: sqlite_utils.Database, plan: Plan, papers_before: int) -> Summary:
-    papers = db["papers"].count
+    counts = stored_counts(db.conn)
+    papers = counts["papers"]
     return Summary(
         dumps_loaded=len(plan.to_load),
         dumps_unchanged=len(plan.unchanged),
         dumps_total=db["dumps"].count,
         papers=papers,
         new_papers=max(papers - papers_before, 0) if plan.to_load else 0,
-        appearances=db["appearances"].count,
-        repos=db["repos"].count,
+        appearances=counts["appearances"],
+        repos=counts["repos"],
     )

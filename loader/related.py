@@ -80,7 +80,7 @@ def track_sample(conn: sqlite3.Connection) -> list[int]:
     return ids
 
 
-def refresh_word_rarity(conn: sqlite3.Connection, sampled_before: list[int] | None = None) -> None:
+def refresh_word_rarity(conn: sqlite3.Connection, papers: int, sampled_before: list[int] | None = None) -> None:
     """Bring `word_rarity` and `corpus` up to date with the sample: the SAMPLE_SIZE lowest paper ids.
 
     Ids are hashes of titles, so the lowest ones are an unbiased sample, read
@@ -88,8 +88,8 @@ def refresh_word_rarity(conn: sqlite3.Connection, sampled_before: list[int] | No
     ids `track_sample` returned, the counts are adjusted for the papers that
     entered or left the sample, when none of its papers changed text;
     otherwise, and for a first count, the sample is counted again.
+    `papers` is how many papers the database holds.
     """
-    papers = conn.execute("select count(*) from papers").fetchone()[0]
     if sampled_before is not None and _adjustable(conn, sampled_before, papers):
         _adjust(conn, sampled_before, papers)
     else:

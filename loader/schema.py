@@ -147,13 +147,23 @@ CORPUS = Table(
     pk="papers",
 )
 
-TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, WORD_RARITY, CORPUS)
+ROW_COUNTS = Table(
+    "row_counts",
+    {
+        "name": str,  # a table's name
+        "rows": int,  # how many rows it holds, kept by each build (see loader/counts.py)
+    },
+    pk="name",
+    not_null=frozenset({"rows"}),
+)
+
+TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, WORD_RARITY, CORPUS, ROW_COUNTS)
 # Tables earlier versions made that this one does not; `create_schema` drops them.
 OBSOLETE_TABLES = ("related",)  # version 1 stored related papers at build time
 # Stored as `pragma user_version`: a database of another version is brought up to this one
 # (version 2 lacked dumps.max_explicit_year, size and mtime_ns, which `create_schema` adds and
-# `loader.build` fills).
-SCHEMA_VERSION = 3
+# `loader.build` fills; version 3 lacked row_counts, which the next build fills).
+SCHEMA_VERSION = 4
 
 FTS_TABLE = "papers_fts"
 FTS_COLUMNS = ("title", "abstract", "search_terms")

@@ -19,12 +19,16 @@ def snapshot(db: Path, tables: tuple[str, ...] = TABLES, *, skip_loaded_at: bool
     """Every row of every table, sorted; `loaded_at` is a clock reading, so it is left out.
 
     Taking one also runs SQLite's and FTS5's full integrity checks, which a
-    build itself runs only when asked (see `loader.build._check`).
+    build itself runs only when asked (see `loader.build._check`), and checks
+    the row counts the builds kept against a count of the rows.
     """
     with sqlite3.connect(db) as conn:
         assert conn.execute("pragma integrity_check").fetchall() == [("ok",)]
         conn.execute("insert into papers_fts(papers_fts, rank) values ('integrity-check', 1)")  # raises if not
         conn.rollback()
+        kept = dict(conn.execute("select name, rows from row_counts"))
+        assert kept == {name: conn.execute(f"select count(*) from {name}").fetchone()[0] for name in kept}
+        assert set(kept) == {"papers", "appearances", "repos"}
         result = {}
         for table in tables:
             columns = [row[1] for row in conn.execute(f"pragma table_info({table})")]

@@ -64,7 +64,7 @@ def test_rarities_over_a_partial_sample(corpus, monkeypatch):
     db, _ = corpus
     monkeypatch.setattr(related, "SAMPLE_SIZE", 10)
     conn = sqlite3.connect(db)
-    related.refresh_word_rarity(conn)
+    related.refresh_word_rarity(conn, 43)
     # 10 of 43 sampled; max(10 // 10, 2) = 2 sampled papers at most; unseen words weigh log(11 / 1).
     [(papers, sampled, limit, unseen)] = conn.execute("select papers, sampled, common_limit, unseen_idf from corpus")
     assert (papers, sampled, limit) == (43, 10, 2) and unseen == pytest.approx(math.log(11))
@@ -103,7 +103,7 @@ def test_a_database_of_the_previous_schema_is_brought_up_to_date(corpus):
     conn = sqlite3.connect(db)
     tables = {row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")}
     assert "related" not in tables and "word_rarity" in tables
-    assert conn.execute("pragma user_version").fetchone() == (3,)
+    assert conn.execute("pragma user_version").fetchone() == (4,)
     assert not build(db, [dumps]).written
 
 
@@ -125,7 +125,23 @@ def test_a_version_2_database_learns_its_dumps_latest_years_and_sizes(corpus):
             ("a.txt", None, stats["a.txt"].st_size, stats["a.txt"].st_mtime_ns),  # no dates at all
             ("b.txt", 2021, stats["b.txt"].st_size, stats["b.txt"].st_mtime_ns),
         ]
-        assert conn.execute("pragma user_version").fetchone() == (3,)
+        assert conn.execute("pragma user_version").fetchone() == (4,)
+    conn.close()
+    assert not build(db, [dumps]).written
+
+
+def test_a_version_3_database_learns_its_row_counts(corpus):
+    db, dumps = corpus
+    with sqlite3.connect(db) as conn:  # version 3 counted rows on every build instead of keeping the counts
+        conn.execute("drop table row_counts")
+        conn.execute("pragma user_version = 3")
+    conn.close()
+    summary = build(db, [dumps])
+    assert summary.written and (summary.papers, summary.new_papers) == (43, 0)
+    with sqlite3.connect(db) as conn:
+        kept = dict(conn.execute("select name, rows from row_counts"))
+        assert kept == {"papers": 43, "appearances": 43, "repos": 0}
+        assert conn.execute("pragma user_version").fetchone() == (4,)
     conn.close()
     assert not build(db, [dumps]).written
 
@@ -142,7 +158,7 @@ def counted_afresh(db: Path) -> tuple[list, list]:
     copy = db.with_name("recount.db")
     copy.write_bytes(db.read_bytes())
     conn = sqlite3.connect(copy)
-    related.refresh_word_rarity(conn)
+    related.refresh_word_rarity(conn, conn.execute("select count(*) from papers").fetchone()[0])
     return rarity_state(conn)
 
 
