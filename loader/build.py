@@ -30,9 +30,12 @@ from .records import DumpDone, Rows, interleave, rows_of_dumps
 from .related import refresh_word_rarity, track_sample
 from .schema import (
     APPEARANCES,
+    CODE_TOKEN,
+    FILTERS_SINCE,
     FTS_TABLE,
     LINKS,
     SCHEMA_VERSION,
+    YEAR_TOKEN,
     create_fts_triggers,
     create_indexes,
     create_schema,
@@ -220,23 +223,27 @@ def build(
         create_schema(db, indexes=not bulk)
         if 0 < version < 3:  # made before dumps.max_explicit_year was stored
             _fill_max_explicit_years(db)
+        # Every paper's derived columns and FTS row made afresh: from scratch, or for an index
+        # that lacked the search filters' tokens.
+        reindex = bulk or 0 < version < FILTERS_SINCE
         with db.conn:
             _start_touch_tracking(db.conn)
             sampled_before = track_sample(db.conn)
-            if bulk:
+            if reindex:
                 drop_fts_triggers(db)
-            else:
+            if not bulk:
                 track_counts(db.conn)
             if parallel is None:
                 parallel = sum(dump.size for dump in work_plan.to_load) >= PARALLEL_BYTES
             # A load into an empty database touches every paper: no need to list them.
             touched, warnings = _load_dumps(db, work_plan, progress, parallel, track=not bulk)
             if bulk:
-                rebuild_fts(db)
-                create_fts_triggers(db)
                 create_indexes(db, (APPEARANCES, LINKS))  # what refreshing the papers looks up
             touched |= _update_captures(db, overrides, track=not bulk)
-            _refresh_papers(db, None if bulk else touched)
+            _refresh_papers(db, None if reindex else touched)
+            if reindex:  # once the search filters are derived
+                rebuild_fts(db)
+                create_fts_triggers(db)
             if bulk:
                 create_indexes(db)  # the rest, once the papers' derived columns are written
             counts = store_counts(db.conn)
@@ -625,9 +632,13 @@ update papers set
     listed_in = d.listed_in,
     latest_upvotes = d.latest_upvotes,
     code_links = d.code_links,
-    has_code = d.code_links > 0
+    has_code = d.code_links > 0,
+    search_filters = trim(
+        coalesce('{year}' || cast(substr(d.published, 1, 4) as integer), '')
+        || case when d.code_links > 0 then ' {code}' else '' end
+    )
 from temp.derived d where d.id = papers.id
-"""
+""".format(year=YEAR_TOKEN, code=CODE_TOKEN)
 
 
 def _start_touch_tracking(conn: sqlite3.Connection) -> None:

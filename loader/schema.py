@@ -61,6 +61,7 @@ PAPERS = Table(
         "has_code": int,  # 1 when code_links > 0, for faceting
         "title_key": str,  # the normalised title the id is derived from
         "search_terms": str,  # compounds joined (pre-training -> pretraining), indexed for search
+        "search_filters": str,  # tokens the search filters match in the FTS index, e.g. "py2024 hascode"
     },
     pk="id",
     indexes=(
@@ -162,11 +163,17 @@ TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, WORD_RARITY, CORPUS, ROW_COU
 OBSOLETE_TABLES = ("related",)  # version 1 stored related papers at build time
 # Stored as `pragma user_version`: a database of another version is brought up to this one
 # (version 2 lacked dumps.max_explicit_year, size and mtime_ns, which `create_schema` adds and
-# `loader.build` fills; version 3 lacked row_counts, which the next build fills).
-SCHEMA_VERSION = 4
+# `loader.build` fills; version 3 lacked row_counts, which the next build fills; version 4 lacked
+# papers.search_filters, and its FTS index that column, so the next build derives and indexes them).
+SCHEMA_VERSION = 5
+FILTERS_SINCE = 5  # the first version whose FTS index holds search_filters
 
 FTS_TABLE = "papers_fts"
-FTS_COLUMNS = ("title", "abstract", "search_terms")
+FTS_COLUMNS = ("title", "abstract", "search_terms", "search_filters")
+# The search filters' tokens (see `filter_tokens`): digits and a prefix, which the porter
+# stemmer leaves alone and no English word is. A visitor who types one filters by hand.
+YEAR_TOKEN = "py"  # py2024: published in 2024
+CODE_TOKEN = "hascode"  # links to a code repository
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 FTS_HASHSIZE = 64 << 20  # bytes of terms FTS5 gathers before writing a segment (see `rebuild_fts`)
 
@@ -193,7 +200,7 @@ def create_schema(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
                 db[table.name].add_column(column, kind)
     if indexes:
         create_indexes(db)
-    if FTS_TABLE not in db.table_names():
+    if FTS_TABLE not in db.table_names() or tuple(db[FTS_TABLE].columns_dict) != FTS_COLUMNS:
         db[PAPERS.name].enable_fts(list(FTS_COLUMNS), replace=True, tokenize=FTS_TOKENIZE)
         create_fts_triggers(db)
     db.execute(f"pragma user_version = {SCHEMA_VERSION}")
@@ -218,16 +225,21 @@ def create_fts_triggers(db: sqlite_utils.Database) -> None:
     """Keep the FTS index in step with `papers`; an update re-indexes only when indexed text changes.
 
     (sqlite-utils' own update trigger fires on any column, and the loader updates
-    derived columns of every touched paper: that would double the cost of a build.)
+    derived columns of every touched paper, `search_filters` among them, mostly
+    to the value they had: that would double the cost of a build.)
     """
     columns = ", ".join(FTS_COLUMNS)
     old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
     new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+    changed = " or ".join(f"old.{c} is not new.{c}" for c in FTS_COLUMNS)
     delete = f"insert into {FTS_TABLE} ({FTS_TABLE}, rowid, {columns}) values ('delete', old.rowid, {old});"
     insert = f"insert into {FTS_TABLE} (rowid, {columns}) values (new.rowid, {new});"
     db.execute(f"create trigger if not exists papers_ai after insert on papers begin {insert} end")
     db.execute(f"create trigger if not exists papers_ad after delete on papers begin {delete} end")
-    db.execute(f"create trigger if not exists papers_au after update of {columns} on papers begin {delete} {insert} end")
+    db.execute(
+        f"create trigger if not exists papers_au after update of {columns} on papers when {changed} "
+        f"begin {delete} {insert} end"
+    )
 
 
 def drop_fts_triggers(db: sqlite_utils.Database) -> None:

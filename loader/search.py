@@ -8,6 +8,8 @@ Everything else (operators, brackets, NUL, `^`) is plain text.
 SQL functions that `plugins/search_query.py` registers on every connection:
 - `fts_query(q)`: every term required (the first tier of the `search` query);
 - `fts_any(q)`: phrases required, any other term enough (the fallback tier);
+- `fts_filters(year_from, year_to, has_code, first_year, last_year)`: the
+  search filters, to append to either;
 - `exact_phrases(q, title, abstract)`: 1 when each quoted phrase of `q` stands
   in the text word for word, since the stemmed index alone would also let
   "masked image modelling" answer "masked image modeling";
@@ -21,6 +23,7 @@ import re
 from functools import lru_cache
 from dataclasses import dataclass
 
+from loader.schema import CODE_TOKEN, YEAR_TOKEN
 from loader.text import STOPWORDS, WORD, joined
 
 MAX_QUERY_CHARS = 1000  # a longer query is cut: nobody types more, and MATCH cost grows with it
@@ -91,6 +94,30 @@ def any_term(terms: list[Term]) -> str:
     if optional:
         required.append("(" + " OR ".join(optional) + ")")
     return " AND ".join(required) or MATCH_NOTHING
+
+
+def filters(year_from: int | None, year_to: int | None, has_code: int, first_year: int | None, last_year: int | None) -> str:
+    """The search filters as an FTS5 expression to AND with the query: '' when there are none.
+
+    Inside MATCH, FTS5 skips to the papers that pass, as it does for a rare word.
+    A condition beside MATCH was tested row by row instead, until a thousand
+    passed: at a million papers, `model` published in 2011 read 750,000 rows
+    (1.5 s, and past Datasette's time limit). The years are those from
+    `year_from` to `year_to` that the papers hold, between `first_year` and
+    `last_year` (None: no bound, or no paper with a year).
+    """
+    parts = []
+    if year_from is not None or year_to is not None:
+        years: range = range(0)  # no paper has a year: none passes
+        if first_year is not None and last_year is not None:
+            low = first_year if year_from is None else max(year_from, first_year)
+            high = last_year if year_to is None else min(year_to, last_year)
+            years = range(low, high + 1)
+        tokens = " OR ".join(f"{YEAR_TOKEN}{year}" for year in years)
+        parts.append(f"search_filters : ({tokens})" if tokens else MATCH_NOTHING)
+    if has_code:
+        parts.append(f"search_filters : {CODE_TOKEN}")
+    return "".join(f" AND {part}" for part in parts)
 
 
 def exact_phrases(text: str | None, title: str | None, abstract: str | None) -> int:

@@ -1,6 +1,6 @@
 """Register the search functions of `loader.search` and `loader.snippets` on every Datasette connection.
 
-`fts_query`, `fts_any`, `exact_phrases`, `match_boost`, `title_score` and `fts_snippet` are
+`fts_query`, `fts_any`, `fts_filters`, `exact_phrases`, `match_boost`, `title_score` and `fts_snippet` are
 what the `search` saved query calls; see `loader/search.py` and `loader/snippets.py` for
 what each does and why.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datasette import hookimpl
 
-from loader.search import exact_phrases, match_boost, title_score, to_fts_any, to_fts_query
+from loader.search import exact_phrases, filters, match_boost, title_score, to_fts_any, to_fts_query
 from loader.snippets import Snippets
 
 
@@ -17,6 +17,7 @@ from loader.snippets import Snippets
 def prepare_connection(conn):
     conn.create_function("fts_query", 1, to_fts_query, deterministic=True)
     conn.create_function("fts_any", 1, to_fts_any, deterministic=True)
+    conn.create_function("fts_filters", 5, filters, deterministic=True)
     conn.create_function("exact_phrases", 3, exact_phrases, deterministic=True)
     conn.create_function("match_boost", 3, match_boost, deterministic=True)
     conn.create_function("title_score", 2, title_score, deterministic=True)

@@ -51,3 +51,37 @@ async def test_a_broad_query_ranks_a_sample_by_title(corpus):
     assert scores == sorted(scores, reverse=True) and scores[0] == 4.0 and min(scores) >= 1.0
     assert word[:5] in rows[0]["title"].lower()
     assert all(row["snippet"] for row in rows)  # snippets for every result of the sample
+
+
+WINDOW = 1000  # stem matches a quoted phrase is checked in (the search query's every_window)
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory):
+    """2,200 papers whose stems all match "training model"; every 100th has those words exactly."""
+    from tests.test_related import write_dump
+
+    folder = tmp_path_factory.mktemp("variants")
+    (folder / "dumps").mkdir()
+    papers = [
+        (f"Zebra study number {i}", f"We describe {'a training model' if i % 100 == 0 else 'trained models'} for task {i}.")
+        for i in range(2200)
+    ]
+    write_dump(folder / "dumps" / "a.txt", papers)
+    db = folder / "papers.db"
+    build(db, [folder / "dumps"])
+    return db
+
+
+async def test_a_phrase_common_in_other_forms_is_checked_in_the_first_stem_matches(variants):
+    conn = sqlite3.connect(variants)
+    [(stem_matches,)] = conn.execute("""select count(*) from papers_fts where papers_fts match '"training model"'""")
+    assert stem_matches == 2200
+    window = [row for row in conn.execute("select id, title, abstract from papers order by id limit ?", [WINDOW])]
+    expected = {title for _, title, abstract in window if "training model" in abstract}
+    assert 0 < len(expected) < 22  # some of the 22 exact papers fall beyond the window
+    response = await datasette_instance(variants).client.get(
+        "/papers/search.json", params={"q": '"training model"', "_shape": "array"}
+    )
+    assert response.status_code == 200
+    assert {row["title"] for row in response.json()} == expected

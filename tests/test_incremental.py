@@ -138,3 +138,31 @@ def test_the_database_file_is_readable_by_others_and_keeps_its_mode(tmp_path, da
     db.chmod(0o640)
     build(db, [data_copy / "001_aac3630fa6cd08cf.txt"])
     assert db.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_version_4_database_gets_its_search_filters_indexed(tmp_path, data_copy):
+    db, fresh = tmp_path / "papers.db", tmp_path / "fresh.db"
+    build(db, [data_copy])
+    build(fresh, [data_copy])
+    with sqlite3.connect(db) as conn:  # version 4 had no search_filters, and indexed three columns
+        for trigger in ("papers_ai", "papers_ad", "papers_au"):
+            conn.execute(f"drop trigger {trigger}")
+        conn.execute("drop table papers_fts")
+        conn.execute(
+            "create virtual table papers_fts using fts5(title, abstract, search_terms, content=[papers], "
+            f"tokenize='{schema.FTS_TOKENIZE}')"
+        )
+        conn.execute("insert into papers_fts(papers_fts) values ('rebuild')")
+        conn.execute("alter table papers drop column search_filters")
+        conn.execute("pragma user_version = 4")
+    conn.close()
+    assert build(db, [data_copy]).written
+    assert snapshot(db) == snapshot(fresh)
+    with sqlite3.connect(db) as conn:
+        [(indexed,)] = conn.execute("select count(*) from papers_fts where papers_fts match 'search_filters : py2024'")
+        [(published,)] = conn.execute("select count(*) from papers where published_year = 2024")
+        [(with_code,)] = conn.execute("select count(*) from papers_fts where papers_fts match 'search_filters : hascode'")
+        [(has_code,)] = conn.execute("select count(*) from papers where code_links > 0")
+    conn.close()
+    assert indexed == published > 0 and with_code == has_code > 0
+    assert not build(db, [data_copy]).written

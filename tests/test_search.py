@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from loader import search
 from loader.search import MATCH_NOTHING, exact_phrases, match_boost, parse, title_score, to_fts_any, to_fts_query
 from loader.text import compound_terms, joined, search_terms
 
@@ -117,3 +118,18 @@ def test_title_score_counts_query_terms_in_the_title():
     assert title_score('"training datasets"', "Pre-Training on Datasets") == -2.0
     assert title_score("kernel", "\u212aernels for all") == -2.0  # the Kelvin sign lower-cases to k
     assert title_score("İzmir", "İzmir") == -1.0  # İ lower-cases to i and a combining dot, which no word holds
+
+
+def test_filters_name_the_years_the_papers_hold():
+    assert search.filters(None, None, 0, 2020, 2025) == ""
+    assert search.filters(2023, 2024, 0, 2020, 2025) == " AND search_filters : (py2023 OR py2024)"
+    assert search.filters(None, 2021, 0, 2020, 2025) == " AND search_filters : (py2020 OR py2021)"
+    assert search.filters(2025, None, 1, 2020, 2025) == " AND search_filters : (py2025) AND search_filters : hascode"
+    assert search.filters(0, None, 0, 2024, 2025) == " AND search_filters : (py2024 OR py2025)"  # cast('abc') is 0
+    assert search.filters(None, None, 1, None, None) == " AND search_filters : hascode"
+
+
+def test_filters_no_paper_can_pass_match_nothing():
+    assert search.filters(2030, None, 0, 2020, 2025) == ' AND ""'
+    assert search.filters(2025, 2024, 0, 2020, 2025) == ' AND ""'
+    assert search.filters(2024, 2024, 0, None, None) == ' AND ""'  # no paper has a year

@@ -93,6 +93,28 @@ async def test_year_and_code_filters(site, papers_db):
     assert await search(site, "distillation", has_code="0") == everything
 
 
+@pytest.mark.parametrize(
+    "year_from, year_to",
+    [("2024", ""), ("", "2023"), ("2023", "2023"), ("2025", "2024"), ("2031", ""), ("abc", ""), (" 2024", ""), ("2024abc", "")],
+)
+async def test_year_filters_mean_what_sqlite_casts_them_to(site, papers_db, year_from, year_to):
+    # FTS5 applies the years inside MATCH; what passes is what SQLite's cast of the text makes
+    # of it ('abc' is 0, '2024abc' is 2024), worked out here in plain SQL.
+    expected = {
+        title
+        for (title,) in sql(
+            papers_db,
+            "select title from papers where published_year is not null"
+            " and (? = '' or published_year >= cast(? as integer)) and (? = '' or published_year <= cast(? as integer))",
+            (year_from, year_from, year_to, year_to),
+        )
+    }
+    found = {row["title"] for row in await search(site, "distillation", year_from=year_from, year_to=year_to)}
+    everything = {row["title"] for row in await search(site, "distillation")}
+    assert len(everything) < 50  # all of them, not the first page of many
+    assert found == everything & expected
+
+
 HOSTILE = [
     "",
     " ",
