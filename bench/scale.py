@@ -302,6 +302,16 @@ def pick_queries(db: Path) -> dict[str, Any]:
         rare = rare or min(words, key=lambda w: (df[w], w))
         phrase_pairs = [p for p in pairs if usable(p[0]) and usable(p[1]) and p[0] != p[1]]
         phrase = min(phrase_pairs, key=lambda p: (abs(pairs[p] / n - 0.02), p))
+        # The hardest kind of phrase: both words in most abstracts, in other forms too ("trained
+        # model" for "training models"), so most stem matches fail the word-for-word check.
+        hard = max((p for p in phrase_pairs if pairs[p] >= n * 0.002), key=lambda p: (min(df[p[0]], df[p[1]]), p))
+        # A common word filtered to the earliest year with a thousandth of the papers (at least 10):
+        # the filter rejects almost every match.
+        year, in_year = conn.execute(
+            "select published_year, count(*) from papers where published_year is not null"
+            " group by published_year having count(*) >= max(10, ? / 1000) order by published_year limit 1",
+            [total],
+        ).fetchone()
         long_words = [w for w in words if len(w) >= 8] or words
         stem = nearest(0.05, long_words)[:5]
         multi = None
@@ -320,11 +330,16 @@ def pick_queries(db: Path) -> dict[str, Any]:
             "papers": total,
             "sample": n,
             "row_id": rows[0][0],
+            "filtered": (common, year, f"df {df[common] / n:.0%}, year_from = year_to = {year} ({in_year} papers)"),
             "queries": {
                 "common word": (common, f"df {df[common] / n:.0%}"),
                 "mid word (load)": (mid, f"df {df[mid] / n:.0%}"),
                 "rare word": (rare, f"{matches(chr(34) + rare + chr(34))} papers"),
                 "phrase": (f'"{phrase[0]} {phrase[1]}"', f"together in {pairs[phrase] / n:.1%}"),
+                "phrase of common words": (
+                    f'"{hard[0]} {hard[1]}"',
+                    f"df {df[hard[0]] / n:.0%} and {df[hard[1]] / n:.0%}, together in {pairs[hard] / n:.1%}",
+                ),
                 "prefix": (f"{stem}*", f"{matches(stem + '*')} papers"),
                 "multi-word": (" ".join(multi), "3 words of one abstract"),
             },
@@ -703,6 +718,13 @@ def run_size(
         for kind, (q, note) in picked["queries"].items()
         if kind != "mid word (load)"
     ] + [
+        (
+            "search: common word, one year",
+            f"/papers/search.json?q={quote(picked['filtered'][0])}&year_from={picked['filtered'][1]}"
+            f"&year_to={picked['filtered'][1]}&_shape=array",
+            picked["filtered"][0],
+            picked["filtered"][2],
+        ),
         ("table page (HTML, default facets)", "/papers/papers", "", ""),
         ("table JSON (default facets)", "/papers/papers.json?_size=10", "", ""),
         ("row page (HTML)", f"/papers/papers/{picked['row_id']}", "", ""),
@@ -917,8 +939,8 @@ def _targets(n: int, r: dict) -> list[str]:
     errors += sum(v["non_200"] for v in http.values())
     peak_rss = max(s[key]["rss_mb"] for key in ("ours", "ours_one_dump") if key in s)
     checks = [
-        ("build within 1.5× the floor", f"{r['ratios']['ours_over_floor']:.1f}×", r["ratios"]["ours_over_floor"] <= 1.5),
-        ("build faster than off-the-shelf", f"{r['ratios']['ours_over_ots']:.1f}×", r["ratios"]["ours_over_ots"] < 1),
+        ("build within 1.5× the floor", f"{r['ratios']['ours_over_floor']:.2f}×", r["ratios"]["ours_over_floor"] <= 1.5),
+        ("build faster than off-the-shelf", f"{r['ratios']['ours_over_ots']:.2f}×", r["ratios"]["ours_over_ots"] < 1),
         ("peak memory under 500 MB, one dump or many", f"{peak_rss:.0f} MB", peak_rss < 500),
         ("incremental +100 papers under 2 s", f"{s['incremental']['seconds']:.1f} s", s["incremental"]["seconds"] < 2),
         ("search p95 under 50 ms, every class", f"worst {max(search_p95.values()):.0f} ms", max(search_p95.values()) < 50),

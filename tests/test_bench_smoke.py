@@ -58,7 +58,7 @@ def test_every_build_phase_has_time_and_memory(results):
 def test_http_cases_answer_without_errors(results):
     _, r = results
     http = r["sizes"][PAPERS]["http"]
-    kinds = {"common word", "rare word", "phrase", "prefix", "multi-word"}
+    kinds = {"common word", "rare word", "phrase", "phrase of common words", "prefix", "multi-word", "common word, one year"}
     assert {f"search: {kind}" for kind in kinds} <= set(http)
     assert {"table page (HTML, default facets)", "table JSON (default facets)", "row page (HTML)"} <= set(http)
     for name, case in http.items():

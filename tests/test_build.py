@@ -173,3 +173,6 @@ def test_a_build_from_scratch_leaves_its_index_in_one_segment(tmp_path, monkeypa
     with sqlite3.connect(db) as conn:
         assert conn.execute("select count(distinct segid) from papers_fts_idx").fetchone() == (1,)
         assert conn.execute("select v from papers_fts_config where k = 'hashsize'").fetchone() == (64 << 10,)
+        # The rebuild merged nothing as it went; later writes merge as FTS5 does by default.
+        config = dict(conn.execute("select k, v from papers_fts_config where k in ('automerge', 'crisismerge')"))
+        assert config == {"automerge": 4, "crisismerge": 16}
