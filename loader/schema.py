@@ -170,8 +170,9 @@ FILTERS_SINCE = 5  # the first version whose FTS index holds search_filters
 
 FTS_TABLE = "papers_fts"
 FTS_COLUMNS = ("title", "abstract", "search_terms", "search_filters")
-# The search filters' tokens (see `filter_tokens`): digits and a prefix, which the porter
-# stemmer leaves alone and no English word is. A visitor who types one filters by hand.
+# The search filters' tokens, written by `loader.build` and asked for by `loader.search.filters`:
+# digits and a prefix, which the porter stemmer leaves alone and no English word is. A visitor
+# who types one filters by hand.
 YEAR_TOKEN = "py"  # py2024: published in 2024
 CODE_TOKEN = "hascode"  # links to a code repository
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"

@@ -127,6 +127,7 @@ def test_filters_name_the_years_the_papers_hold():
     assert search.filters(2025, None, 1, 2020, 2025) == " AND search_filters : (py2025) AND search_filters : hascode"
     assert search.filters(0, None, 0, 2024, 2025) == " AND search_filters : (py2024 OR py2025)"  # cast('abc') is 0
     assert search.filters(None, None, 1, None, None) == " AND search_filters : hascode"
+    assert search.filters(None, 2024, 0, 1000, 2025) == ""  # centuries of years: left to the test on each row
 
 
 def test_filters_no_paper_can_pass_match_nothing():
