@@ -65,7 +65,7 @@ PAPERS = Table(
     },
     pk="id",
     indexes=(
-        ("published_year",),
+        ("published_year", "has_code"),  # the year facet, and papers_per_year read from the index alone
         ("has_code",),
         ("organisation",),
         ("appearances",),
@@ -163,7 +163,8 @@ ROW_COUNTS = Table(
 TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, WORD_RARITY, CORPUS, ROW_COUNTS)
 # Tables earlier versions made that this one does not; `create_schema` drops them.
 OBSOLETE_TABLES = ("related",)  # version 1 stored related papers at build time
-OBSOLETE_INDEXES = ("idx_appearances_paper_id",)  # before version 5, on paper_id alone
+# Indexes of version 4 and earlier that wider ones of this version replace.
+OBSOLETE_INDEXES = ("idx_appearances_paper_id", "idx_papers_published_year")
 # Stored as `pragma user_version`: a database of another version is brought up to this one
 # (version 2 lacked dumps.max_explicit_year, size and mtime_ns, which `create_schema` adds and
 # `loader.build` fills; version 3 lacked row_counts, which the next build fills; version 4 lacked

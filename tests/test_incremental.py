@@ -156,6 +156,8 @@ def test_a_version_4_database_gets_its_search_filters_indexed(tmp_path, data_cop
         conn.execute("alter table papers drop column search_filters")
         conn.execute("drop index idx_appearances_paper_id_date_iso")  # version 4 indexed paper_id alone
         conn.execute("create index idx_appearances_paper_id on appearances (paper_id)")
+        conn.execute("drop index idx_papers_published_year_has_code")  # and published_year alone
+        conn.execute("create index idx_papers_published_year on papers (published_year)")
         conn.execute("pragma user_version = 4")
     conn.close()
     assert build(db, [data_copy]).written
@@ -165,8 +167,9 @@ def test_a_version_4_database_gets_its_search_filters_indexed(tmp_path, data_cop
         [(published,)] = conn.execute("select count(*) from papers where published_year = 2024")
         [(with_code,)] = conn.execute("select count(*) from papers_fts where papers_fts match 'search_filters : hascode'")
         [(has_code,)] = conn.execute("select count(*) from papers where code_links > 0")
-        indexes = {name for (name,) in conn.execute("select name from sqlite_master where tbl_name = 'appearances'")}
+        indexes = {name for (name,) in conn.execute("select name from sqlite_master where type = 'index'")}
     conn.close()
     assert indexed == published > 0 and with_code == has_code > 0
-    assert "idx_appearances_paper_id_date_iso" in indexes and "idx_appearances_paper_id" not in indexes
+    assert {"idx_appearances_paper_id_date_iso", "idx_papers_published_year_has_code"} <= indexes
+    assert not {"idx_appearances_paper_id", "idx_papers_published_year"} & indexes
     assert not build(db, [data_copy]).written
