@@ -128,10 +128,11 @@ def filters(year_from: int | None, year_to: int | None, has_code: int, first_yea
 def exact_phrases(text: str | None, title: str | None, abstract: str | None) -> int:
     """1 when every quoted phrase of `text` occurs in title or abstract with the same words in order.
 
-    Called on every candidate of a phrase query, over 2,000 rows for a common phrase
-    at a million papers. A phrase standing in the text as typed (single spaces, lower
-    case, as most do) accepts the row without lower-casing the text (`_stands_alone`);
-    only the other rows pay for the lower-casing and the pattern of `_found`.
+    Called on every candidate of a phrase query: up to the 1,000 stem matches of the
+    search query's phrase window, whatever the size of the database. A phrase standing
+    in the text as typed (single spaces, lower case, as most do) accepts the row without
+    lower-casing the text (`_stands_alone`); only the other rows pay for the
+    lower-casing and the pattern of `_found`.
     """
     if not text or '"' not in text:
         return 1
