@@ -36,7 +36,9 @@ of that peak and the wrapper's own. (Not getrusage: on Linux a child's
 ru_maxrss starts from its parent's resident size, carried over fork and exec, so every small
 command would report the harness's size; getrusage is only the fallback where /proc is missing.)
 Times are wall-clock (time.perf_counter) around the whole subprocess, interpreter start
-included, as a user running the command sees them.
+included, as a user running the command sees them. Before each, `os.sync()` writes back what
+earlier steps left dirty (a million papers' dumps and databases are gigabytes), so that no
+step pays for another's writes.
 Subprocesses have timeouts and every server is stopped (by its pid) in `finally` blocks.
 """
 
@@ -116,6 +118,7 @@ class BenchError(RuntimeError):
 def measure(spec: dict, *, cwd: Path, timeout: float) -> dict:
     """Run `spec` in the wrapper: {"seconds", "rss_mb", "result", "stdout"}; raise on failure or timeout."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    os.sync()  # the writes of earlier steps, which would otherwise be flushed during this one
     started = time.perf_counter()
     with subprocess.Popen(
         [sys.executable, "-c", WRAPPER, json.dumps(spec)],
@@ -858,7 +861,8 @@ def render(results: dict) -> str:
         f"load with {env['load_tool']}, scale-out with {env['nginx'] or 'nothing (nginx not installed)'}; "
         f"load average at the start {env['loadavg']}.",
         "",
-        "Times are wall-clock seconds of the whole command (interpreter start included). Peak RSS is",
+        "Times are wall-clock seconds of the whole command (interpreter start included), each started",
+        "after `os.sync()` so that none pays for the writes of an earlier step. Peak RSS is",
         "each command's high-water resident set (VmHWM of a fresh process), or, for a command that",
         "starts processes of its own (our build's two parsers), the peak of their sum sampled every",
         "50 ms, whichever is larger. The synthetic data",

@@ -31,6 +31,7 @@ from .related import refresh_word_rarity, track_sample
 from .schema import (
     APPEARANCES,
     CODE_TOKEN,
+    DUMP_COUNTS_SINCE,
     FILTERS_SINCE,
     FTS_TABLE,
     LINKS,
@@ -226,6 +227,8 @@ def build(
         # Every paper's derived columns and FTS row made afresh: from scratch, or for an index
         # that lacked the search filters' tokens.
         reindex = bulk or 0 < version < FILTERS_SINCE
+        # Every paper's derived columns made afresh, and the dumps' counts of papers with them.
+        refresh_all = reindex or 0 < version < DUMP_COUNTS_SINCE
         with db.conn:
             _start_touch_tracking(db.conn)
             sampled_before = track_sample(db.conn)
@@ -240,7 +243,7 @@ def build(
             if bulk:
                 create_indexes(db, (APPEARANCES, LINKS))  # what refreshing the papers looks up
             touched |= _update_captures(db, overrides, track=not bulk)
-            _refresh_papers(db, None if reindex else touched)
+            _refresh_papers(db, None if refresh_all else touched)
             if reindex:  # once the search filters are derived
                 rebuild_fts(db)
                 create_fts_triggers(db)
@@ -641,6 +644,27 @@ update papers set
 from temp.derived d where d.id = papers.id
 """.format(year=YEAR_TOKEN, code=CODE_TOKEN)
 
+# What papers add to the counts of the dumps that list them, from their derived columns:
+# as stored (`papers`, taken away before they change) or as recomputed (`temp.derived`).
+_DUMP_SHARES = """
+insert into temp.dump_changes
+select j.value, {sign}count(*), {sign}sum(s.code_links > 0), {sign}sum(s.appearances = 1)
+from {source} s, json_each(s.listed_in) j {where}
+group by j.value
+"""
+
+_ADD_DUMP_CHANGES = """
+update dumps set
+    papers = dumps.papers + c.papers,
+    with_code = dumps.with_code + c.with_code,
+    only_here = dumps.only_here + c.only_here
+from (
+    select dump, sum(papers) as papers, sum(with_code) as with_code, sum(only_here) as only_here
+    from temp.dump_changes group by dump
+) c
+where c.dump = dumps.name
+"""
+
 
 def _start_touch_tracking(conn: sqlite3.Connection) -> None:
     """Temp tables of the papers and repos a build changes; a repo that loses a link is one."""
@@ -653,12 +677,21 @@ def _start_touch_tracking(conn: sqlite3.Connection) -> None:
 
 
 def _refresh_papers(db: sqlite_utils.Database, touched: set[int] | None) -> None:
-    """Recompute derived columns of touched papers (None: all) and repos; drop what no listing shows any more."""
+    """Recompute derived columns of touched papers (None: all), repos and dumps; drop what no listing shows any more.
+
+    A dump's counts of papers change only through its papers' `listed_in`,
+    `appearances` and `code_links`: the touched papers' shares as stored are
+    taken away and their shares as recomputed added, a few rows per paper.
+    """
     conn = db.conn
+    conn.execute("create temp table dump_changes (dump text, papers integer, with_code integer, only_here integer)")
     if touched is None:
         conn.execute("insert into temp.touched select id from papers")
+        conn.execute("update dumps set papers = 0, with_code = 0, only_here = 0")
     else:
         conn.executemany("insert or ignore into temp.touched values (?)", [(pid,) for pid in touched])
+        conn.execute("update dumps set papers = 0, with_code = 0, only_here = 0 where papers is null")  # new dumps
+        conn.execute(_DUMP_SHARES.format(sign="-", source="papers", where="where s.id in (select id from temp.touched)"))
     conn.execute(
         "insert or ignore into temp.touched_repos select repo_id from links "
         "where paper_id in (select id from temp.touched) and repo_id is not null"
@@ -673,13 +706,15 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int] | None) -> None
     conn.execute(_DERIVE_PAPERS)
     conn.execute("create unique index temp.derived_id on derived (id)")  # else the update scans it per paper
     conn.execute(_UPDATE_PAPERS)
+    conn.execute(_DUMP_SHARES.format(sign="", source="temp.derived", where=""))
+    conn.execute(_ADD_DUMP_CHANGES)
     conn.execute(
         "update repos set papers = (select count(distinct paper_id) from links where repo_id = repos.id) "
         "where id in (select id from temp.touched_repos)"
     )
     conn.execute("delete from repos where id in (select id from temp.touched_repos) and papers = 0")
     conn.execute("drop trigger temp.links_lost")
-    for table in ("derived", "code_counts", "listings", "touched", "touched_repos"):
+    for table in ("derived", "code_counts", "listings", "touched", "touched_repos", "dump_changes"):
         conn.execute(f"drop table temp.{table}")
 
 

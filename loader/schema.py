@@ -37,6 +37,11 @@ DUMPS = Table(
         "max_explicit_year": int,  # latest year its dates print: it was captured in that year or later
         "size": int,  # bytes of the file as last seen; with mtime_ns, spares the next build hashing it
         "mtime_ns": int,  # its modification time, in nanoseconds since the epoch
+        # Kept by each build (see `loader.build._refresh_papers`), so that listing the dumps
+        # does not join a million appearances with their papers:
+        "papers": int,  # distinct papers it lists
+        "with_code": int,  # of those, papers that link to code
+        "only_here": int,  # of those, papers no other dump lists
     },
     pk="name",
     not_null=frozenset({"sha256", "page_date", "capture_source", "entry_count", "loaded_at"}),
@@ -168,9 +173,11 @@ OBSOLETE_INDEXES = ("idx_appearances_paper_id", "idx_papers_published_year")
 # Stored as `pragma user_version`: a database of another version is brought up to this one
 # (version 2 lacked dumps.max_explicit_year, size and mtime_ns, which `create_schema` adds and
 # `loader.build` fills; version 3 lacked row_counts, which the next build fills; version 4 lacked
-# papers.search_filters, and its FTS index that column, so the next build derives and indexes them).
-SCHEMA_VERSION = 5
+# papers.search_filters, and its FTS index that column, so the next build derives and indexes them;
+# version 5 lacked the counts of papers in dumps, which the next build makes from every paper).
+SCHEMA_VERSION = 6
 FILTERS_SINCE = 5  # the first version whose FTS index holds search_filters
+DUMP_COUNTS_SINCE = 6  # the first version that kept dumps.papers, with_code and only_here
 
 FTS_TABLE = "papers_fts"
 FTS_COLUMNS = ("title", "abstract", "search_terms", "search_filters")

@@ -29,6 +29,7 @@ def snapshot(db: Path, tables: tuple[str, ...] = TABLES, *, skip_loaded_at: bool
         kept = dict(conn.execute("select name, rows from row_counts"))
         assert kept == {name: conn.execute(f"select count(*) from {name}").fetchone()[0] for name in kept}
         assert set(kept) == {"papers", "appearances", "repos"}
+        assert dumps_counts(conn) == dumps_counts_by_join(conn)
         result = {}
         for table in tables:
             columns = [row[1] for row in conn.execute(f"pragma table_info({table})")]
@@ -37,6 +38,22 @@ def snapshot(db: Path, tables: tuple[str, ...] = TABLES, *, skip_loaded_at: bool
             result[table] = sorted(conn.execute(f"select {', '.join(columns)} from {table}").fetchall(), key=repr)
         result["fts"] = sorted(conn.execute("select rowid, title, abstract from papers_fts").fetchall())
         return result
+
+
+def dumps_counts(conn: sqlite3.Connection) -> list[tuple]:
+    return conn.execute("select name, papers, with_code, only_here from dumps order by name").fetchall()
+
+
+def dumps_counts_by_join(conn: sqlite3.Connection) -> list[tuple]:
+    """The counts each build keeps in `dumps`, counted from the appearances and their papers."""
+    return conn.execute(
+        "select d.name, count(distinct a.paper_id),"
+        " count(distinct case when exists (select 1 from links l where l.paper_id = p.id and l.kind = 'code') then p.id end),"
+        " count(distinct case when (select count(distinct dump) from appearances o where o.paper_id = p.id) = 1"
+        "  then p.id end)"
+        " from dumps d left join appearances a on a.dump = d.name left join papers p on p.id = a.paper_id"
+        " group by d.name order by d.name"
+    ).fetchall()
 
 
 def test_second_build_changes_nothing(tmp_path, data_copy):
@@ -158,6 +175,7 @@ def test_a_version_4_database_gets_its_search_filters_indexed(tmp_path, data_cop
         conn.execute("create index idx_appearances_paper_id on appearances (paper_id)")
         conn.execute("drop index idx_papers_published_year_has_code")  # and published_year alone
         conn.execute("create index idx_papers_published_year on papers (published_year)")
+        drop_dumps_counts(conn)
         conn.execute("pragma user_version = 4")
     conn.close()
     assert build(db, [data_copy]).written
@@ -173,3 +191,45 @@ def test_a_version_4_database_gets_its_search_filters_indexed(tmp_path, data_cop
     assert {"idx_appearances_paper_id_date_iso", "idx_papers_published_year_has_code"} <= indexes
     assert not {"idx_appearances_paper_id", "idx_papers_published_year"} & indexes
     assert not build(db, [data_copy]).written
+
+
+def drop_dumps_counts(conn: sqlite3.Connection) -> None:
+    """Versions 5 and earlier did not keep the counts of papers in each dump."""
+    for column in ("papers", "with_code", "only_here"):
+        conn.execute(f"alter table dumps drop column {column}")
+
+
+def test_a_version_5_database_gets_its_dumps_counted(tmp_path, data_copy):
+    db, fresh = tmp_path / "papers.db", tmp_path / "fresh.db"
+    build(db, [data_copy])
+    build(fresh, [data_copy])
+    with sqlite3.connect(db) as conn:
+        drop_dumps_counts(conn)
+        conn.execute("pragma user_version = 5")
+    conn.close()
+    assert build(db, [data_copy]).written
+    assert snapshot(db) == snapshot(fresh)  # which checks the counts against the appearances
+    assert not build(db, [data_copy]).written
+
+
+def test_a_paper_dropped_from_one_of_its_two_dumps_is_only_in_the_other(tmp_path, data_copy):
+    db = tmp_path / "papers.db"
+    build(db, [data_copy])
+    with sqlite3.connect(db) as conn:
+        title, kept, dropped, has_code = conn.execute(
+            "select p.title, min(a.dump), max(a.dump),"
+            " exists (select 1 from links l where l.paper_id = p.id and l.kind = 'code')"
+            " from papers p join appearances a on a.paper_id = p.id"
+            " group by p.id having count(distinct a.dump) = 2 and count(*) = 2 order by p.id limit 1"
+        ).fetchone()
+        before = dict((name, row) for name, *row in dumps_counts(conn))
+    conn.close()
+    drop_entry(data_copy / dropped, title)
+    build(db, [data_copy])
+    with sqlite3.connect(db) as conn:
+        after = dict((name, row) for name, *row in dumps_counts(conn))
+    conn.close()
+    papers, with_code, only_here = before[kept]
+    assert after[kept] == [papers, with_code, only_here + 1]
+    papers, with_code, only_here = before[dropped]
+    assert after[dropped] == [papers - 1, with_code - has_code, only_here]

@@ -203,7 +203,7 @@ async def test_papers_per_year(site, papers_db):
     assert sum(row["with_code"] for row in rows) == sql(papers_db, "select count(*) from papers where code_links > 0")[0][0]
 
 
-async def test_dumps_query(site):
+async def test_dumps_query(site, papers_db):
     rows = await get_json(site, "/papers/dumps.json", _shape="array")
     assert {row["name"]: row["entry_count"] for row in rows} == {
         "000_cb7cd7af2323319e.txt": 41,
@@ -213,6 +213,19 @@ async def test_dumps_query(site):
         "004_fa38fd4572169ea6.txt": 60,
     }
     assert [row["capture_date"] for row in rows][:3] == ["2025-10-28", "2025-10-31", "2026-01-08"]
+    listings = "(select distinct dump, paper_id from appearances)"
+    [(listed,)] = sql(papers_db, f"select count(*) from {listings}")
+    [(listed_with_code,)] = sql(
+        papers_db,
+        f"select count(*) from {listings} a where exists (select 1 from links l where l.paper_id = a.paper_id and l.kind = 'code')",
+    )
+    [(in_one_dump,)] = sql(
+        papers_db, "select count(*) from (select paper_id from appearances group by paper_id having count(distinct dump) = 1)"
+    )
+    assert sum(row["papers"] for row in rows) == listed
+    assert sum(row["with_code"] for row in rows) == listed_with_code > 0
+    assert sum(row["only_here"] for row in rows) == in_one_dump > 0
+    assert all(row["papers"] <= row["entry_count"] for row in rows)
 
 
 async def test_related(site, papers_db):
