@@ -243,7 +243,7 @@ def build(
             if bulk:
                 create_indexes(db, (APPEARANCES, LINKS))  # what refreshing the papers looks up
             touched |= _update_captures(db, overrides, track=not bulk)
-            _refresh_papers(db, None if refresh_all else touched)
+            _refresh_papers(db, touched, every_paper=refresh_all)
             if reindex:  # once the search filters are derived
                 rebuild_fts(db)
                 create_fts_triggers(db)
@@ -569,7 +569,7 @@ def _capture_date(page_date: str, year: int | None) -> str | None:
     return None if year is None else date(year, *_month_day(page_date)).isoformat()
 
 
-# Derived columns of touched papers, one pass over their appearances in date order
+# Derived columns of touched papers (or of every paper), one pass over their appearances in date order
 # (undated dumps first). "Latest non-null" is the max of a zero-padded sequence
 # number glued to the value, then cut off again.
 _DERIVE_PAPERS = """
@@ -581,7 +581,7 @@ with ordered as (
             partition by a.paper_id order by d.capture_date is not null, d.capture_date, a.dump, a.position
         )) as seq
     from appearances a join dumps d on d.name = a.dump
-    where a.paper_id in (select id from temp.touched)
+    where true {only_touched}
 )
 select paper_id as id,
     coalesce(
@@ -609,7 +609,7 @@ create temp table listings as
 select paper_id as id, json_group_array(dump) as listed_in
 from (
     select distinct paper_id, dump from appearances
-    where paper_id in (select id from temp.touched) order by paper_id, dump
+    where true {only_touched} order by paper_id, dump
 )
 group by paper_id
 """
@@ -620,7 +620,7 @@ group by paper_id
 _COUNT_CODE_LINKS = """
 create temp table code_counts as
 select paper_id as id, count(*) as n from links
-where {kind} = 'code' and paper_id in (select id from temp.touched)
+where {kind} = 'code' {only_touched}
 group by paper_id
 """
 
@@ -676,43 +676,47 @@ def _start_touch_tracking(conn: sqlite3.Connection) -> None:
     )
 
 
-def _refresh_papers(db: sqlite_utils.Database, touched: set[int] | None) -> None:
-    """Recompute derived columns of touched papers (None: all), repos and dumps; drop what no listing shows any more.
+def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: bool) -> None:
+    """Recompute derived columns of touched papers (or every paper), repos and dumps; drop what no listing shows any more.
 
-    A dump's counts of papers change only through its papers' `listed_in`,
-    `appearances` and `code_links`: the touched papers' shares as stored are
-    taken away and their shares as recomputed added, a few rows per paper.
+    Only a touched paper can have lost its last listing. A dump's counts of
+    papers change only through its papers' `listed_in`, `appearances` and
+    `code_links`: the touched papers' shares as stored are taken away and
+    their shares as recomputed added, a few rows per paper.
     """
     conn = db.conn
+    conn.executemany("insert or ignore into temp.touched values (?)", [(pid,) for pid in touched])
     conn.execute("create temp table dump_changes (dump text, papers integer, with_code integer, only_here integer)")
-    if touched is None:
-        conn.execute("insert into temp.touched select id from papers")
+    if every_paper:  # nothing filtered: a million ids looked up in temp.touched cost seconds
+        only_touched, only_touched_repos = "", ""
         conn.execute("update dumps set papers = 0, with_code = 0, only_here = 0")
     else:
-        conn.executemany("insert or ignore into temp.touched values (?)", [(pid,) for pid in touched])
+        only_touched = "and {} in (select id from temp.touched)"
+        only_touched_repos = "and id in (select id from temp.touched_repos)"
         conn.execute("update dumps set papers = 0, with_code = 0, only_here = 0 where papers is null")  # new dumps
-        conn.execute(_DUMP_SHARES.format(sign="-", source="papers", where="where s.id in (select id from temp.touched)"))
-    conn.execute(
-        "insert or ignore into temp.touched_repos select repo_id from links "
-        "where paper_id in (select id from temp.touched) and repo_id is not null"
-    )
+        conn.execute(_DUMP_SHARES.format(sign="-", source="papers", where=f"where true {only_touched.format('s.id')}"))
+        conn.execute(
+            "insert or ignore into temp.touched_repos select repo_id from links "
+            f"where repo_id is not null {only_touched.format('paper_id')}"
+        )
     orphans = "select id from temp.touched where id not in (select paper_id from appearances)"
     conn.execute(f"delete from links where paper_id in ({orphans})")
     conn.execute(f"delete from papers where id in ({orphans})")
-    conn.execute(_COUNT_CODE_LINKS.format(kind="kind" if touched is None else "+kind"))
+    code_kind = "kind" if every_paper else "+kind"
+    conn.execute(_COUNT_CODE_LINKS.format(kind=code_kind, only_touched=only_touched.format("paper_id")))
     conn.execute("create unique index temp.code_counts_id on code_counts (id)")
-    conn.execute(_LIST_DUMPS)
+    conn.execute(_LIST_DUMPS.format(only_touched=only_touched.format("paper_id")))
     conn.execute("create unique index temp.listings_id on listings (id)")
-    conn.execute(_DERIVE_PAPERS)
+    conn.execute(_DERIVE_PAPERS.format(only_touched=only_touched.format("a.paper_id")))
     conn.execute("create unique index temp.derived_id on derived (id)")  # else the update scans it per paper
     conn.execute(_UPDATE_PAPERS)
     conn.execute(_DUMP_SHARES.format(sign="", source="temp.derived", where=""))
     conn.execute(_ADD_DUMP_CHANGES)
     conn.execute(
         "update repos set papers = (select count(distinct paper_id) from links where repo_id = repos.id) "
-        "where id in (select id from temp.touched_repos)"
+        f"where true {only_touched_repos}"
     )
-    conn.execute("delete from repos where id in (select id from temp.touched_repos) and papers = 0")
+    conn.execute(f"delete from repos where papers = 0 {only_touched_repos}")
     conn.execute("drop trigger temp.links_lost")
     for table in ("derived", "code_counts", "listings", "touched", "touched_repos", "dump_changes"):
         conn.execute(f"drop table temp.{table}")
