@@ -687,13 +687,13 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: b
     conn = db.conn
     conn.executemany("insert or ignore into temp.touched values (?)", [(pid,) for pid in touched])
     conn.execute("create temp table dump_changes (dump text, papers integer, with_code integer, only_here integer)")
+    starting = "" if every_paper else "where papers is null"  # counted afresh, or new dumps
+    conn.execute(f"update dumps set papers = 0, with_code = 0, only_here = 0 {starting}")
     if every_paper:  # nothing filtered: a million ids looked up in temp.touched cost seconds
         only_touched, only_touched_repos = "", ""
-        conn.execute("update dumps set papers = 0, with_code = 0, only_here = 0")
     else:
         only_touched = "and {} in (select id from temp.touched)"
         only_touched_repos = "and id in (select id from temp.touched_repos)"
-        conn.execute("update dumps set papers = 0, with_code = 0, only_here = 0 where papers is null")  # new dumps
         conn.execute(_DUMP_SHARES.format(sign="-", source="papers", where=f"where true {only_touched.format('s.id')}"))
         conn.execute(
             "insert or ignore into temp.touched_repos select repo_id from links "
