@@ -9,13 +9,16 @@ server reading the old file never sees half a build.
 
 from __future__ import annotations
 
+import errno
+import glob
 import hashlib
 import os
+import resource
 import shutil
 import sqlite3
 import tempfile
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -25,6 +28,8 @@ import sqlite_utils
 
 from .capture import Capture, Evidence, infer_capture_years
 from .counts import store_counts, stored_counts, track_counts
+from .health import unusable
+from .lock import OnWait, build_lock
 from .parser import Page, parse_month_day, quoted
 from .records import DumpDone, Rows, interleave, rows_of_dumps
 from .related import refresh_word_rarity, track_sample
@@ -194,26 +199,52 @@ def build(
     progress: Progress | None = None,
     parallel: bool | None = None,
     check: bool = False,
+    wait: bool = True,
+    on_wait: OnWait | None = None,
 ) -> Summary:
     """Bring `db_path` up to date with the dumps; see the module docstring for the guarantees.
 
     `parallel` parses in a second process while this one writes; by default
     only when there are at least `PARALLEL_BYTES` of dumps to load. `check`
     runs SQLite's and FTS5's integrity checks before the file is published.
+    One build at a time: another build of the same file is waited for (`on_wait`
+    hears once whom for), or with `wait=False` refused (`loader.lock.Locked`).
     """
-    started = time.perf_counter()
-    overrides = overrides or {}
+    with _one_line_os_errors(db_path), build_lock(db_path, wait=wait, on_wait=on_wait):
+        started = time.perf_counter()  # a build's time, not the time it waited for another
+        remove_leftovers(db_path)
+        summary = _build_locked(db_path, dump_paths, rebuild, overrides or {}, progress, parallel, check)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _build_locked(
+    db_path: Path,
+    dump_paths: Iterable[Path],
+    rebuild: bool,
+    overrides: dict[str, int],
+    progress: Progress | None,
+    parallel: bool | None,
+    check: bool,
+) -> Summary:
+    """The build, once it holds the lock: it plans against the database as it is now."""
+    notices = []
+    problem = unusable(db_path) if db_path.exists() and not rebuild else None
+    if problem is not None and not problem.ours:
+        raise BuildError(f"{db_path}: {problem.reason}; use --rebuild to replace it")
+    if problem is not None:
+        notices.append(f"{db_path}: {problem.reason}; rebuilding it from the dumps")
+        rebuild = True
     recorded = recorded_dumps(db_path) if db_path.exists() and not rebuild else {}
     dumps = find_dumps(dump_paths, recorded)
     plan = plan_build(recorded, dumps)
     if not plan.to_load and not rebuild and db_path.exists() and _is_current(db_path, overrides):
         with closing(_read_only(db_path)) as conn:
-            summary = _summarise(sqlite_utils.Database(conn), plan, 0)
-        summary.seconds = time.perf_counter() - started
-        return summary
+            return _summarise(sqlite_utils.Database(conn), plan, 0)
     bulk = rebuild or not db_path.exists()
     papers_before = 0 if bulk else _papers_in(db_path)
-    with _replacement(db_path, dumps, recorded, fresh=bulk) as work_path:
+    needed = _room_needed(db_path, plan, bulk)
+    with _one_line_os_errors(db_path, needed), _replacement(db_path, dumps, recorded, fresh=bulk) as work_path:
         # A standby generation may lack more than the published file does.
         work_plan = plan if bulk else plan_build(recorded_dumps(work_path), dumps)
         db = sqlite_utils.Database(work_path)
@@ -255,10 +286,9 @@ def build(
         if check:
             _check(db)
         summary = _summarise(db, plan, papers_before)
-        summary.warnings = [warning for dump in plan.to_load for warning in warnings.get(dump.name, [])]
+        summary.warnings = notices + [warning for dump in plan.to_load for warning in warnings.get(dump.name, [])]
         db.close()
     summary.written = True
-    summary.seconds = time.perf_counter() - started
     return summary
 
 
@@ -297,11 +327,15 @@ class _replacement:
         handle, name = tempfile.mkstemp(prefix=f".{self.db_path.name}.", suffix=".tmp", dir=self.db_path.parent)
         os.close(handle)
         self.work_path = Path(name)
-        if self.db_path.exists() and not self.fresh and not self._claim_standby():
-            shutil.copyfile(self.db_path, self.work_path)
-        os.chmod(self.work_path, 0o644)  # mkstemp makes it private; the database is meant to be read and served
-        if self.db_path.exists():
-            shutil.copymode(self.db_path, self.work_path)
+        try:
+            if self.db_path.exists() and not self.fresh and not self._claim_standby():
+                shutil.copyfile(self.db_path, self.work_path)
+            os.chmod(self.work_path, 0o644)  # mkstemp makes it private; the database is meant to be read and served
+            if self.db_path.exists():
+                shutil.copymode(self.db_path, self.work_path)
+        except BaseException:  # a full disk during the copy: __exit__ is not called for a failed __enter__
+            self.work_path.unlink(missing_ok=True)
+            raise
         return self.work_path
 
     def _claim_standby(self) -> bool:
@@ -363,6 +397,78 @@ class _replacement:
         except OSError:  # a file system without hard links: no standby, the next build copies
             return None
         return keep
+
+
+# What a build leaves beside the database while it runs (`_replacement`): its work file, a
+# standby it claimed, the replaced generation on its way to become the standby.
+LEFTOVER_SUFFIXES = (".tmp", ".standby", ".previous")
+
+
+def remove_leftovers(db_path: Path) -> list[Path]:
+    """Remove what builds that were killed left beside the database; only safe under the build lock."""
+    removed = []
+    for path in db_path.parent.glob(f".{glob.escape(db_path.name)}.*"):
+        if path.suffix in LEFTOVER_SUFFIXES and path != standby_path(db_path) and path.is_file():
+            path.unlink(missing_ok=True)  # only the name: a server still reading a claimed standby keeps it
+            removed.append(path)
+    return removed
+
+
+# Room a build needs beside the database, per byte of dump text it loads: the database of
+# the real dumps and of a million synthetic papers takes 2.4-2.8 bytes per byte of dump.
+ROOM_PER_DUMP_BYTE = 3
+
+
+def _room_needed(db_path: Path, plan: Plan, fresh: bool) -> int:
+    """Bytes a build writes beside the database: a copy of it (unless fresh) and what the new dumps add."""
+    copy = 0 if fresh else db_path.stat().st_size
+    return copy + ROOM_PER_DUMP_BYTE * sum(dump.size for dump in plan.to_load)
+
+
+@contextmanager
+def _one_line_os_errors(db_path: Path, needed: int | None = None) -> Iterator[None]:
+    """The machine's failures (a full disk, a file size limit, no permission, a read-only or failing disk) as one line."""
+    try:
+        yield
+    except OSError as error:
+        raise BuildError(_os_error_line(error, db_path, needed)) from None
+    except sqlite3.OperationalError as error:
+        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+        if code == SQLITE_FULL:
+            raise BuildError(_os_error_line(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), db_path, needed)) from None
+        if code == SQLITE_IOERR:  # SQLite does not say which error: a file size limit is the one a process can see
+            cause = errno.EFBIG if _file_size_limit() is not None else errno.EIO
+            raise BuildError(_os_error_line(OSError(cause, os.strerror(cause)), db_path, needed)) from None
+        raise
+
+
+SQLITE_IOERR, SQLITE_FULL = 10, 13  # primary result codes
+
+
+def _os_error_line(error: OSError, db_path: Path, needed: int | None) -> str:
+    """`<path>: <what happened>`, naming the database rather than a build's own work file."""
+    named = Path(error.filename) if isinstance(error.filename, (str, bytes, os.PathLike)) else None
+    ours = named is None or (named.parent.resolve() == db_path.parent.resolve() and named.name.startswith(f".{db_path.name}."))
+    path = db_path if ours else named
+    what = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT) and needed is not None:
+        free = shutil.disk_usage(db_path.parent).free
+        return f"{path}: {what}: the build needs about {_mb(needed)} beside the database, and {_mb(free)} are free"
+    limit = _file_size_limit()
+    if error.errno == errno.EFBIG and limit is not None:
+        return f"{path}: {what}: this process may write files of at most {_mb(limit)} (ulimit -f)" + (
+            f", and the build writes about {_mb(needed)}" if needed is not None else ""
+        )
+    return f"{path}: {what}"
+
+
+def _file_size_limit() -> int | None:
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if limit == resource.RLIM_INFINITY else limit
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
 
 
 def open_elsewhere(path: Path) -> bool:

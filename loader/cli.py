@@ -10,6 +10,7 @@ import click
 import yaml
 
 from .build import BuildError, build
+from .lock import Locked
 from .parser import DumpError
 from .worker import WorkerDied
 
@@ -38,28 +39,39 @@ def cli() -> None:
     is_flag=True,
     help="Run SQLite's integrity_check and FTS5's integrity-check before replacing the database (reads it all).",
 )
-def build_command(paths: tuple[Path, ...], db_path: Path, rebuild: bool, manifest: Path | None, check: bool) -> None:
+@click.option("--no-wait", is_flag=True, help="Exit with an error instead of waiting while another build of the database runs.")
+def build_command(
+    paths: tuple[Path, ...], db_path: Path, rebuild: bool, manifest: Path | None, check: bool, no_wait: bool
+) -> None:
     """Load dumps (default: every *.txt under data/) into the database.
 
     Unchanged dumps are skipped, new ones added and changed ones replaced; the
     database file is replaced atomically only when the whole build succeeded.
+    A second build of the same database waits for the first to finish.
     """
     try:
         overrides = read_manifest(manifest if manifest is not None else DEFAULT_MANIFEST, required=manifest is not None)
         dump_paths = list(paths) or [DEFAULT_DATA]
+        options = dict(rebuild=rebuild, overrides=overrides, check=check, wait=not no_wait, on_wait=_say_waiting)
         total = sum(p.stat().st_size for p in _txt_files(dump_paths))
         if sys.stderr.isatty() and total > 0:
             with click.progressbar(length=total, label="Loading dumps", file=sys.stderr) as bar:
-                summary = build(db_path, dump_paths, rebuild=rebuild, overrides=overrides, progress=bar.update, check=check)
+                summary = build(db_path, dump_paths, progress=bar.update, **options)
         else:
-            summary = build(db_path, dump_paths, rebuild=rebuild, overrides=overrides, check=check)
-    except (DumpError, BuildError, WorkerDied) as error:
+            summary = build(db_path, dump_paths, **options)
+    except (DumpError, BuildError, WorkerDied, Locked) as error:
         raise click.ClickException(str(error)) from None
+    except OSError as error:  # reading the dumps' sizes, before the build
+        raise click.ClickException(f"{error.filename}: {error.strerror}") from None
     except sqlite3.DatabaseError as error:
         raise click.ClickException(f"{db_path}: {error}") from None
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(summary.line())
+
+
+def _say_waiting(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def _txt_files(paths: list[Path]) -> list[Path]:

@@ -18,6 +18,10 @@ up a rebuilt file without dropping a request:
   Connections arriving in between wait in the socket's queue. So no request
   fails, and no reader sees the new version and then the old one again.
 
+- However the supervisor stops, its servers stop too: each watches its stdin,
+  whose only writer is the supervisor, and shuts down gracefully at its end
+  (SIGKILL included). A file that `loader.health` finds unusable is never served.
+
 `--no-reload` runs one server process with no supervisor (what the benchmarks
 measure). The tests build the same site in-process with `datasette_instance()`.
 """
@@ -35,11 +39,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .health import unusable
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = ROOT / "metadata.yml"
@@ -95,7 +101,7 @@ def serve_pinned(db: Path, listener: socket.socket, *, supervised: bool) -> None
             for server in self.servers:  # uvicorn's own first step, done here so CLOSED is true
                 server.close()
             if supervised:
-                os.write(sys.stdout.fileno(), CLOSED)
+                tell_supervisor(CLOSED)
             # A connection accepted just before the close has not been read yet, and uvicorn
             # closes unread connections at once: its request would meet a reset. Let it be read.
             await asyncio.sleep(ACCEPTED_GRACE_SECONDS)
@@ -103,6 +109,7 @@ def serve_pinned(db: Path, listener: socket.socket, *, supervised: bool) -> None
 
     folder, pinned = pin(db)
     try:
+        refuse_unusable(pinned, shown_as=db)
         site = datasette_instance(pinned)
         config = uvicorn.Config(site.app(), log_level="warning", lifespan="on", timeout_graceful_shutdown=30)
         asyncio.run(_serve(site, Server(config), listener, supervised))
@@ -131,11 +138,46 @@ async def _serve(site, server, listener: socket.socket, supervised: bool) -> Non
     for database in site.databases.values():  # open the pinned file now, not on the first request
         await database.execute_fn(lambda conn: conn.execute("select count(*) from sqlite_master").fetchone())
     if supervised:
-        os.write(sys.stdout.fileno(), READY)
+        tell_supervisor(READY)
         told = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.buffer.readline)
         if told != GO:  # the supervisor is gone
             return
+        stop_when_orphaned(server)
     await server.serve(sockets=[listener])
+
+
+def tell_supervisor(message: bytes) -> None:
+    try:
+        os.write(sys.stdout.fileno(), message)
+    except BrokenPipeError:  # it is gone; stop_when_orphaned (or the missing GO) ends this process
+        pass
+
+
+def stop_when_orphaned(server) -> None:
+    """Shut down gracefully once the supervisor is gone, however it went (SIGKILL included).
+
+    The supervisor holds the only writing end of this process's stdin, so the
+    kernel closes it when the supervisor dies, and reading stdin ends. Without
+    this a server in its own session would outlive its supervisor, keep the
+    port and serve an old version with nobody watching the file.
+    """
+
+    def watch() -> None:
+        # The supervisor writes nothing after GO: this returns at its end. (Not sys.stdin: a daemon
+        # thread blocked in a buffered read holds its lock, and interpreter exit waits for it.)
+        while os.read(sys.stdin.fileno(), 4096):
+            pass
+        server.should_exit = True
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
+
+
+def refuse_unusable(db: Path, shown_as: Path | None = None) -> None:
+    """Never serve an empty, truncated, foreign or too-new file as if it were the site (see `loader.health`)."""
+    problem = unusable(db)
+    if problem is not None:
+        shown = shown_as or db
+        raise ServeError(f"{shown}: {problem.reason}; rebuild it with `papers-db build --db {shown}` (or `make build`)")
 
 
 def remove_stale_pins(db: Path) -> None:
@@ -216,7 +258,15 @@ def listen(host: str, port: int) -> socket.socket:
     return listener
 
 
+# Signals that stop the supervisor. It blocks them and takes them with sigtimedwait while it
+# waits between looks at the file, so one never lands halfway through starting or stopping a
+# server, and a second one during the stop waits, unheeded, until the servers are stopped.
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
+
 def supervise(db: Path, host: str, port: int) -> int:
+    refuse_unusable(db)  # in one line, before a server process would say it too
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     listener = listen(host, port)
     listener.set_inheritable(True)
     remove_stale_pins(db)
@@ -227,7 +277,9 @@ def supervise(db: Path, host: str, port: int) -> int:
     print(f"Serving {db} at http://{host}:{port}/ (reloads when the file is rebuilt)", file=sys.stderr, flush=True)
     try:
         while current.poll() is None:
-            time.sleep(POLL_SECONDS)
+            stop = signal.sigtimedwait(STOP_SIGNALS, POLL_SECONDS)
+            if stop is not None:
+                return 128 + stop.si_signo
             retiring = [process for process in retiring if process.poll() is None]
             seen = version(db)
             if seen is None or seen == current_version:
@@ -260,6 +312,7 @@ def main(argv: list[str]) -> int:
     if not args.db.is_file():
         parser.error(f"{args.db}: no such database file (make build creates it)")
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a server process inherits its supervisor's mask
     try:
         if args.fd is not None:
             serve_pinned(args.db, socket.socket(fileno=args.fd), supervised=True)

@@ -410,26 +410,6 @@ def test_db_that_is_a_directory_is_a_usage_error(tmp_path: Path) -> None:
     assert list(folder.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    "content",
-    [
-        pytest.param(b"This is a text file, not an SQLite database.\nSecond line.\n", id="text"),
-        pytest.param(b"SQLite format 3\x00" + b"\x00" * 84, id="truncated-sqlite-header"),
-    ],
-)
-def test_db_that_is_not_sqlite(tmp_path: Path, content: bytes) -> None:
-    dump = tmp_path / GOOD_NAME
-    dump.write_text(GOOD, encoding="utf-8")
-    db_dir = tmp_path / "db"
-    db_dir.mkdir()
-    db = db_dir / "papers.db"
-    db.write_bytes(content)
-    line = assert_one_line_error(run_cli("build", "--db", db, dump, cwd=tmp_path), f"{db}: ")
-    assert "database" in line
-    assert db.read_bytes() == content
-    assert sorted(p.name for p in db_dir.iterdir()) == ["papers.db"]
-
-
 def test_db_that_is_another_sqlite_database(tmp_path: Path) -> None:
     dump = tmp_path / GOOD_NAME
     dump.write_text(GOOD, encoding="utf-8")
@@ -443,7 +423,7 @@ def test_db_that_is_another_sqlite_database(tmp_path: Path) -> None:
     conn.close()
     before = db.read_bytes()
     line = assert_one_line_error(run_cli("build", "--db", db, dump, cwd=tmp_path), f"{db}: ")
-    assert "not a papers database" in line
+    assert "not a papers database" in line and line.endswith("use --rebuild to replace it")
     assert db.read_bytes() == before
     assert sorted(p.name for p in db_dir.iterdir()) == ["papers.db"]
 
