@@ -3,6 +3,7 @@
 Usage:
     .venv/bin/python -m bench.scale --sizes 10000,100000 [--one-dump] [--out docs/benchmarks.md] [--work /tmp/scale]
     make bench    # the same, for 10k, 100k and 1M with --one-dump, writing docs/benchmarks.md (and .png)
+    .venv/bin/python -m bench.scale --sizes 10000 --abuse-seconds 30   # a longer abuse phase (0 skips it)
 
     from bench.scale import run, render
     results = run([10_000], out=Path("/tmp/b.md"))
@@ -21,10 +22,15 @@ For every size N, in one run:
    the first copies the database, the second starts from the generation the first replaced;
 6. HTTP: the real server (`loader.site.serve_command`) on a free loopback port; p50/p95 of
    sequential requests for the `search` saved query by query class (words picked from the
-   generated data), the papers table page (HTML and JSON, default facets) and a row page;
+   generated data, and the broadest a visitor can type: `a*`, `tr*`, a prefix on every word,
+   stop words only), the papers table page (HTML and JSON, default facets) and a row page;
 7. load: `wrk -t2 -c10 -d10s --timeout=30s --latency` (or a 10-thread Python client without wrk)
    against a mid-frequency search and the table page;
-8. scale-out: with nginx installed, two server processes behind one nginx on loopback, the
+8. abuse: on the same server process, 4 client threads loop for --abuse-seconds (default 10)
+   over the worst requests a visitor can send (ABUSE_REQUESTS: huge blobs, an endless recursive
+   CTE, broad FTS5 prefixes) while a fifth times the mid-frequency search, one request at a time
+   on fresh connections; then the server's peak RSS;
+9. scale-out: with nginx installed, two server processes behind one nginx on loopback, the
    same load through nginx compared with one process direct.
 
 Every measured command runs in a fresh `python -c` wrapper (the console script run in-process
@@ -66,7 +72,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -79,6 +85,30 @@ WARMUPS = 3
 SAMPLE = 20_000  # papers read to pick the query words
 LOAD_THREADS, LOAD_CONNECTIONS = 2, 10
 WRK_TIMEOUT = 30  # seconds
+# Searches typed as they are, not picked from the data: the broadest a visitor can ask for.
+FIXED_SEARCHES = [
+    ("one-letter prefix", "a*", "every word that starts with a"),
+    ("two-letter prefix", "tr*", "every word that starts with tr"),
+    ("stop words only", "the of and", "nothing but stop words"),
+]
+# The abuse phase: the worst requests a visitor can send, looped over by ABUSE_CLIENTS threads
+# while one more client times the load search.
+ABUSE_CLIENTS = 4
+ABUSE_TIMEOUT = 30.0  # seconds allowed to each request of the phase
+ABUSE_SEARCH_P95_MS = 200  # targets under abuse
+ABUSE_SERVER_RSS_MB = 500
+_ADHOC = "/papers.json?sql="
+ABUSE_REQUESTS = [
+    ("a 300 MB randomblob", _ADHOC + quote("select length(hex(randomblob(300000000)))")),
+    ("an endless recursive CTE", _ADHOC + quote("with recursive c(x) as (select 1 union all select x+1 from c) select count(*) from c")),
+    ("1,000 rows of 1 MB blobs", _ADHOC + quote("select randomblob(999999) from papers limit 1000")),
+    (
+        "FTS5 OR of 7 one-letter prefixes",
+        _ADHOC + quote("select count(*) from papers_fts where papers_fts match 'a* OR b* OR c* OR d* OR e* OR s* OR t*'"),
+    ),
+    ("title_score of an 800,000-character text", _ADHOC + quote("select title_score('a b c d e f g h i j k l m n o p', hex(zeroblob(400000)))")),
+    ("search of 26 one-letter prefixes", "/papers/search.json?q=" + quote(" ".join(f"{chr(c)}*" for c in range(ord("a"), ord("z") + 1)))),
+]
 
 Log = Callable[[str], None]
 
@@ -329,6 +359,15 @@ def pick_queries(db: Path) -> dict[str, Any]:
                 multi = chosen
                 break
         multi = multi or [words[10], words[20], words[30]]
+        # Every word a prefix: the first three letters of the commonest words, three different
+        # prefixes (the commonest of each), so each stands for a broad set of words.
+        every: dict[str, str] = {}
+        for word in words:
+            every.setdefault(word[:3], word)
+            if len(every) == 3:
+                break
+        every_q = " ".join(f"{prefix}*" for prefix in every)
+        every_note = "first letters of " + ", ".join(f"{word} (df {df[word] / n:.0%})" for word in every.values())
         return {
             "papers": total,
             "sample": n,
@@ -345,6 +384,7 @@ def pick_queries(db: Path) -> dict[str, Any]:
                 ),
                 "prefix": (f"{stem}*", f"{matches(stem + '*')} papers"),
                 "multi-word": (" ".join(multi), "3 words of one abstract"),
+                "prefix on every word": (every_q, every_note),
             },
         }
     finally:
@@ -598,6 +638,125 @@ def python_load(port: int, path: str, seconds: float, threads: int = LOAD_CONNEC
     }
 
 
+def _timed_get(conn: http.client.HTTPConnection, path: str) -> tuple[str, float, bool, str]:
+    """One GET on `conn`: (status, or the error's name; milliseconds; whether an answer came; the
+    start of the body, or the error, when the status is not 200)."""
+    started = time.perf_counter()
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        data = response.read()
+        status, answered = str(response.status), True
+        detail = "" if response.status == 200 else data[:300].decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException) as error:
+        status, answered, detail = type(error).__name__, False, str(error)[:300]
+    return status, (time.perf_counter() - started) * 1000, answered, detail
+
+
+def _spread(times: list[float]) -> dict:
+    if not times:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
+    return {
+        "p50_ms": percentile(times, 0.5),
+        "p95_ms": percentile(times, 0.95),
+        "p99_ms": percentile(times, 0.99),
+        "max_ms": max(times),
+    }
+
+
+def abuse(port: int, search_path: str, seconds: float, *, clients: int = ABUSE_CLIENTS, timeout: float = ABUSE_TIMEOUT) -> dict:
+    """`clients` threads loop over ABUSE_REQUESTS for `seconds` while one more client times `search_path`.
+
+    Each abuser goes round the list without pause, on one keep-alive connection (a new one after
+    an error), from its own starting point: spread over the list, the first and the last among
+    them, so that even a short phase sends the last one (the only one that is no ad hoc SQL, so
+    the only one that does not take turns on the server). The search client sends one request at
+    a time, each on a fresh connection (its connect timed too). Every request has `timeout`; the
+    loops stop by themselves at the deadline, and every thread is joined (one still running after
+    the deadline and its timeout is counted in `stuck_threads`).
+    """
+    lock = threading.Lock()
+    abuse_times: dict[str, list[float]] = {label: [] for label, _ in ABUSE_REQUESTS}
+    abuse_statuses: dict[str, Counter[str]] = {label: Counter() for label, _ in ABUSE_REQUESTS}
+    search_times: list[float] = []
+    search_statuses: Counter[str] = Counter()
+    # The first answer of each kind that is not a 200, per request: what a 400 or a 500 said.
+    samples: dict[str, dict[str, str]] = {label: {} for label, _ in [*ABUSE_REQUESTS, ("search", search_path)]}
+    deadline = time.perf_counter() + seconds
+
+    def abuser(slot: int) -> None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+        index = round(slot * (len(ABUSE_REQUESTS) - 1) / max(1, clients - 1))
+        try:
+            while time.perf_counter() < deadline:
+                label, path = ABUSE_REQUESTS[index % len(ABUSE_REQUESTS)]
+                index += 1
+                status, ms, answered, detail = _timed_get(conn, path)
+                with lock:
+                    abuse_statuses[label][status] += 1
+                    abuse_times[label].append(ms)
+                    if status != "200":
+                        samples[label].setdefault(status, detail)
+                if not answered:
+                    conn.close()
+                    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+        finally:
+            conn.close()
+
+    def searcher() -> None:
+        while time.perf_counter() < deadline:
+            conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+            try:
+                status, ms, _, detail = _timed_get(conn, search_path)
+            finally:
+                conn.close()
+            with lock:
+                search_statuses[status] += 1
+                search_times.append(ms)
+                if status != "200":
+                    samples["search"].setdefault(status, detail)
+
+    pool = [threading.Thread(target=abuser, args=(slot,), daemon=True, name=f"abuser-{slot}") for slot in range(clients)]
+    pool.append(threading.Thread(target=searcher, daemon=True, name="searcher"))
+    started = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(max(0.0, deadline - time.perf_counter()) + timeout + 10)
+    elapsed = time.perf_counter() - started
+    with lock:
+        searched = list(search_times)
+        search = {
+            "path": search_path,
+            "requests": len(searched),
+            **_spread(searched),
+            "statuses": dict(search_statuses),
+            "non_200": sum(n for status, n in search_statuses.items() if status != "200"),
+            "samples": dict(samples["search"]),
+        }
+        per_request = {
+            label: {
+                "path": path,
+                "requests": len(abuse_times[label]),
+                **_spread(abuse_times[label]),
+                "statuses": dict(abuse_statuses[label]),
+                "samples": dict(samples[label]),
+            }
+            for label, path in ABUSE_REQUESTS
+        }
+    total: Counter[str] = Counter()
+    for label in per_request:
+        total.update(per_request[label]["statuses"])
+    return {
+        "seconds": seconds,
+        "elapsed": elapsed,
+        "clients": clients,
+        "search": search,
+        "abusers": {"requests": sum(total.values()), "statuses": dict(sorted(total.items())), "per_request": per_request},
+        "stuck_threads": sum(thread.is_alive() for thread in pool),
+    }
+
+
 # ----------------------------------------------------------------------------- one size
 
 
@@ -635,6 +794,7 @@ def run_size(
     one_dump: bool,
     requests: int,
     load_seconds: float,
+    abuse_seconds: float = 10.0,
     timeout: float,
     log: Log,
 ) -> dict:
@@ -728,6 +888,7 @@ def run_size(
             picked["filtered"][0],
             picked["filtered"][2],
         ),
+        *((f"search: {kind}", f"/papers/search.json?q={quote(q)}&_shape=array", q, note) for kind, q, note in FIXED_SEARCHES),
         ("table page (HTML, default facets)", "/papers/papers", "", ""),
         ("table JSON (default facets)", "/papers/papers.json?_size=10", "", ""),
         ("row page (HTML)", f"/papers/papers/{picked['row_id']}", "", ""),
@@ -746,7 +907,12 @@ def run_size(
                 measured.pop("_headers")
                 measured.update(path=path, q=q, note=note)
                 if path.startswith("/papers/search.json") and body:
-                    measured["results"] = len(json.loads(body))
+                    rows = json.loads(body)
+                    measured["results"] = len(rows)
+                    # What the search says of a broad prefix (searched as its commonest words).
+                    server_note = next((row["note"] for row in rows if isinstance(row, dict) and row.get("note")), None)
+                    if server_note:
+                        measured["server_note"] = server_note
                 if path.startswith("/papers/papers.json") and body:
                     data = json.loads(body)
                     measured["facets_timed_out"] = data.get("facets_timed_out", [])
@@ -758,6 +924,17 @@ def run_size(
                 result["load"][name] = _load_or_error(port, path, load_seconds)
                 log(f"    {name}: {result['load'][name].get('rps', result['load'][name].get('error'))} req/s")
         result["server_peak_rss_mb"] = peak_rss_mb(server.pid)
+        if abuse_seconds > 0:
+            with phase("abuse: one process"):
+                result["abuse"] = abuse(port, search_url, abuse_seconds)
+                result["abuse"]["server_peak_rss_mb"] = peak_rss_mb(server.pid)
+                a = result["abuse"]
+                log(
+                    f"    search under abuse: {a['search']['requests']} requests, p95 {_f(a['search']['p95_ms'])} ms, "
+                    f"{a['search']['statuses']}; abusers {a['abusers']['statuses']}; server peak {_f(a['server_peak_rss_mb'], 0)} MB"
+                )
+        else:
+            result["abuse"] = {"skipped": "--abuse-seconds 0"}
 
     if shutil.which("nginx"):
         with phase("scale-out: nginx + 2 processes"):
@@ -1009,6 +1186,8 @@ def _render_size(n: int, r: dict) -> list[str]:
         notes = [h["note"]] if h.get("note") else []
         if "results" in h:
             notes.append(f"{h['results']} rows returned")
+        if h.get("server_note"):
+            notes.append(f"the search said: {h['server_note']}")
         if "facets_timed_out" in h:
             notes.append(f"facets timed out: {', '.join(h['facets_timed_out']) or 'none'}")
         if h["non_200"]:
@@ -1046,10 +1225,69 @@ def _render_size(n: int, r: dict) -> list[str]:
             lines.append(
                 f"| {name} | nginx → 2 processes | {_f(l['rps'])} | {_f(l['p50_ms'])} | {_f(l['p99_ms'])} | {l['requests']:,} | {l['non_2xx']} | {l['socket_errors']} ({l['timeouts']}) | {_f(l['gain'], 2)}× |"
             )
+    lines += _render_abuse(n, r.get("abuse"))
     lines += [
         "",
         "Harness phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r["phase_seconds"].items()) + ".",
         "",
+    ]
+    return lines
+
+
+def _statuses(statuses: dict) -> str:
+    return ", ".join(f"{status}: {count:,}" for status, count in sorted(statuses.items())) or "–"
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    return " ".join(text.split())[:limit].replace("`", "'")
+
+
+def _render_abuse(n: int, a: dict | None) -> list[str]:
+    if not a:
+        return []
+    lines = ["", f"### Under abuse, {n:,} papers", ""]
+    if "skipped" in a:
+        return lines + [f"Skipped: {a['skipped']}."]
+    search = a["search"]
+    lines += [
+        f"For {a['seconds']:g} s, on the same server process after the load runs, {a['clients']} clients loop without "
+        "pause (one keep-alive connection each) over the worst requests a visitor can send, while one more client "
+        f"sends the mid-word search (`{search['path']}`) one request at a time, each on a fresh connection. "
+        f"Every request may take {ABUSE_TIMEOUT:.0f} s. Ad hoc SQL (`sql=`) takes turns on the server, so the "
+        "abusers' times include their wait for a turn.",
+        "",
+        "| client | request | requests | p50 ms | p95 ms | p99 ms | max ms | statuses |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| search, sequential | mid word | {search['requests']:,} | {_f(search['p50_ms'])} | {_f(search['p95_ms'])} | "
+        f"{_f(search['p99_ms'])} | {_f(search['max_ms'])} | {_statuses(search['statuses'])} |",
+    ]
+    for label, q in a["abusers"]["per_request"].items():
+        lines.append(
+            f"| abusers | {label}: `{unquote(q['path'])}` | {q['requests']:,} | {_f(q['p50_ms'])} | {_f(q['p95_ms'])} | "
+            f"{_f(q['p99_ms'])} | {_f(q['max_ms'])} | {_statuses(q['statuses'])} |"
+        )
+    lines.append(
+        f"| **abusers, all** | | **{a['abusers']['requests']:,}** | | | | | {_statuses(a['abusers']['statuses'])} |"
+    )
+    failures = [
+        (label, status, sample)
+        for label, q in [("search, sequential", search), *a["abusers"]["per_request"].items()]
+        for status, sample in q.get("samples", {}).items()
+        if not status.isdigit() or status.startswith("5")
+    ]
+    if failures:
+        lines += ["", "**Server errors or failed requests** (first of each):", ""]
+        lines += [f"- {label}: {status}: `{_one_line(sample)}`" for label, status, sample in failures]
+    p95, rss = search["p95_ms"], a.get("server_peak_rss_mb")
+    p95_met = p95 is not None and p95 < ABUSE_SEARCH_P95_MS
+    rss_met = rss is not None and rss < ABUSE_SERVER_RSS_MB
+    lines += [
+        "",
+        f"Targets under abuse: search p95 under {ABUSE_SEARCH_P95_MS} ms — {_f(p95, 0)} ms "
+        f"({search['non_200']} of {search['requests']:,} searches not 200), met: {'yes' if p95_met else '**no**'}; "
+        f"server resident memory under {ABUSE_SERVER_RSS_MB} MB — peak {_f(rss, 0)} MB (VmHWM after the phase), "
+        f"met: {'yes' if rss_met else '**no**'}."
+        + (f" **{a['stuck_threads']} client thread(s) still running after the deadline and timeout.**" if a.get("stuck_threads") else ""),
     ]
     return lines
 
@@ -1119,6 +1357,7 @@ def run(
     plot_path: Path | None = None,
     requests: int = 40,
     load_seconds: float = 10.0,
+    abuse_seconds: float = 10.0,
     timeout: float = 7200.0,
     log: Log = lambda message: print(message, file=sys.stderr, flush=True),
 ) -> dict:
@@ -1138,7 +1377,17 @@ def run(
             log(f"{n:,} papers:")
             results["sizes"][n] = result = {"papers": n}
             try:
-                run_size(n, work, result, one_dump=one_dump, requests=requests, load_seconds=load_seconds, timeout=timeout, log=log)
+                run_size(
+                    n,
+                    work,
+                    result,
+                    one_dump=one_dump,
+                    requests=requests,
+                    load_seconds=load_seconds,
+                    abuse_seconds=abuse_seconds,
+                    timeout=timeout,
+                    log=log,
+                )
             except BenchError as error:  # report the sizes that did finish
                 result["error"] = str(error)
                 log(f"  {n:,} papers failed: {error}")
@@ -1175,6 +1424,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="working folder, kept afterwards (default: a temporary one)")
     parser.add_argument("--requests", type=int, default=40, help="timed requests per latency case (after 3 warm-ups)")
     parser.add_argument("--load-seconds", type=float, default=10.0, help="duration of each load run")
+    parser.add_argument("--abuse-seconds", type=float, default=10.0, help="duration of the abuse phase (0 skips it)")
     parser.add_argument("--timeout", type=float, default=7200.0, help="seconds allowed to each measured command")
     parser.add_argument("--json", type=Path, help="also write the raw results as JSON")
     args = parser.parse_args(argv)
@@ -1194,6 +1444,7 @@ def main(argv: list[str] | None = None) -> int:
             out=args.out,
             requests=args.requests,
             load_seconds=args.load_seconds,
+            abuse_seconds=args.abuse_seconds,
             timeout=args.timeout,
         )
     except BenchError as error:

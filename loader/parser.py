@@ -15,6 +15,11 @@ from typing import BinaryIO, Iterable, Iterator
 
 YEARS = range(1900, 3000)  # a printed year outside this is a corrupt dump, not a date
 MAX_COUNT = 10**9  # upvotes or authors beyond this are corrupt, and would not fit SQLite's integers
+# A listing's longest line is an abstract, and arXiv cuts abstracts at 1,920 characters. A line
+# ten times longer is a broken scrape (pages run together, a file that is not a listing); the
+# site bounds the values a query may make, and the work its functions do, by this (loader/limits.py).
+MAX_LINE_CHARS = 20_000
+_MAX_LINE_BYTES = 4 * MAX_LINE_CHARS + 2  # UTF-8 takes at most 4 bytes a character, then CR LF
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -108,14 +113,28 @@ def decode_lines(stream: BinaryIO, filename: str) -> Iterator[tuple[int, str]]:
         raise DumpError(filename, line, "binary data (NUL byte): not a text dump")
     if head.startswith(codecs.BOM_UTF8):
         reader.read(len(codecs.BOM_UTF8))
-    for number, raw in enumerate(reader, start=1):
+    number = 0
+    while raw := reader.readline(_MAX_LINE_BYTES + 1):  # bounded: a file with no newline is not read whole
+        number += 1
         if b"\x00" in raw:
             raise DumpError(filename, number, "binary data (NUL byte): not a text dump")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
+            if len(raw) > _MAX_LINE_BYTES:  # cut inside a character
+                raise _too_long(filename, number) from None
             raise DumpError(filename, number, f"invalid UTF-8 at byte {error.start + 1} of the line") from None
-        yield number, text.rstrip("\r\n")
+        yield number, _checked_length(text.rstrip("\r\n"), filename, number)
+
+
+def _checked_length(text: str, filename: str, number: int) -> str:
+    if len(text) > MAX_LINE_CHARS:
+        raise _too_long(filename, number)
+    return text
+
+
+def _too_long(filename: str, number: int) -> DumpError:
+    return DumpError(filename, number, f"line longer than {MAX_LINE_CHARS:,} characters: not a listing line")
 
 
 def _decode_utf16(reader: BinaryIO, filename: str) -> Iterator[tuple[int, str]]:
@@ -133,7 +152,8 @@ def _decode_utf16(reader: BinaryIO, filename: str) -> Iterator[tuple[int, str]]:
         *complete, pending = pending.split("\n")
         for text in complete:
             number += 1
-            yield number, text.rstrip("\r")
+            yield number, _checked_length(text.rstrip("\r"), filename, number)
+        _checked_length(pending, filename, number + 1)  # bounded: a file with no newline is not read whole
         if not chunk:
             break
     if pending:

@@ -20,6 +20,7 @@ import re
 import sqlite3
 from collections import Counter
 
+from .limits import as_stored
 from .text import STOPWORDS
 
 TITLE_WEIGHT = 3
@@ -55,7 +56,7 @@ def paper_terms(title: str, abstract: str) -> Counter[str]:
 
 def related_words(title: str | None, abstract: str | None) -> str:
     """SQL function: the paper's candidate words and their weights, as a JSON object for `json_each`."""
-    return json.dumps(paper_terms(title or "", abstract or ""))
+    return json.dumps(paper_terms(as_stored(title), as_stored(abstract)))
 
 
 def register_functions(conn: sqlite3.Connection) -> None:

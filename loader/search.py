@@ -8,6 +8,8 @@ Everything else (operators, brackets, NUL, `^`) is plain text.
 SQL functions that `plugins/search_query.py` registers on every connection:
 - `fts_query(q)`: every term required (the first tier of the `search` query);
 - `fts_any(q)`: phrases required, any other term enough (the fallback tier);
+- `search_note(q)`: what the results page says when a broad prefix was searched as its
+  commonest words (both of the above take the stand-ins from `loader.prefixes`);
 - `fts_filters(year_from, year_to, has_code, first_year, last_year)`: the
   search filters, to append to either;
 - `exact_phrases(q, title, abstract)`: 1 when each quoted phrase of `q` stands
@@ -22,7 +24,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from dataclasses import dataclass
+from typing import Callable
 
+from loader.limits import as_stored
 from loader.schema import CODE_TOKEN, YEAR_TOKEN
 from loader.text import STOPWORDS, WORD, joined
 
@@ -31,6 +35,10 @@ MAX_TERMS = 32
 COLUMNS = ("title", "abstract")
 MATCH_NOTHING = '""'  # an empty phrase: valid FTS5 that matches no row
 MAX_FILTER_YEARS = 200  # years a filter names inside MATCH at most
+MAX_PREFIXES = 3  # prefix terms searched in one query (see `searched`)
+
+# A broad prefix's stand-ins, or None to search it as typed (`loader.prefixes.Prefixes.expansion`).
+Expand = Callable[[str], "tuple[str, ...] | None"]
 
 _TOKENS = re.compile(r'(?:(\w+):)?"([^"]*)"?|([^\s"]+)')
 
@@ -42,12 +50,19 @@ class Term:
     prefix: bool = False
     column: str | None = None
 
-    def fts(self) -> str:
-        star = "*" if self.prefix else ""
-        text = _quoted(self.words) + star
+    def fts(self, expand: Expand | None = None) -> str:
+        text = self._with_prefix(self.words, expand)
         if len(self.words) > 1 and not self.phrase:  # pre-training: the phrase or the joined word
-            text = f"({text} OR {_quoted([joined(' '.join(self.words))])}{star})"
+            text = f"({text} OR {self._with_prefix((joined(' '.join(self.words)),), expand)})"
         return f"{self.column} : {text}" if self.column else text
+
+    def _with_prefix(self, words: tuple[str, ...], expand: Expand | None) -> str:
+        """The words quoted, a prefix search of the last one if asked for, or (when `expand` finds
+        that prefix too broad, see `loader.prefixes`) the last word's commonest completions."""
+        instead = expand(words[-1]) if self.prefix and expand is not None else None
+        if instead:
+            return "(" + " OR ".join(_quoted((*words[:-1], word)) for word in instead) + ")"
+        return _quoted(words) + ("*" if self.prefix else "")
 
 
 def parse(text: str | None) -> list[Term]:
@@ -75,26 +90,59 @@ def _quoted(words) -> str:
     return '"' + " ".join(words) + '"'
 
 
-def to_fts_query(text: str | None) -> str:
-    """A valid FTS5 MATCH expression requiring every term of `text`."""
-    return every_term(parse(text))
+def to_fts_query(text: str | None, expand: Expand | None = None) -> str:
+    """A valid FTS5 MATCH expression requiring every term of `text` (broad prefixes expanded by `expand`)."""
+    return every_term(parse(text), expand)
 
 
-def to_fts_any(text: str | None) -> str:
+def to_fts_any(text: str | None, expand: Expand | None = None) -> str:
     """A valid FTS5 MATCH expression requiring the phrases of `text` and any one of its other terms."""
-    return any_term(parse(text))
+    return any_term(parse(text), expand)
 
 
-def every_term(terms: list[Term]) -> str:
-    return " AND ".join(term.fts() for term in terms) or MATCH_NOTHING
+def every_term(terms: list[Term], expand: Expand | None = None) -> str:
+    return " AND ".join(term.fts(expand) for term in searched(terms, expand)) or MATCH_NOTHING
 
 
-def any_term(terms: list[Term]) -> str:
-    required = [term.fts() for term in terms if term.phrase]
-    optional = [term.fts() for term in terms if not term.phrase]
+def any_term(terms: list[Term], expand: Expand | None = None) -> str:
+    kept = searched(terms, expand)
+    required = [term.fts(expand) for term in kept if term.phrase]
+    optional = [term.fts(expand) for term in kept if not term.phrase]
     if optional:
         required.append("(" + " OR ".join(optional) + ")")
     return " AND ".join(required) or MATCH_NOTHING
+
+
+def searched(terms: list[Term], expand: Expand | None) -> list[Term]:
+    """The terms searched: a prefix past the first `MAX_PREFIXES` is left out.
+
+    Each prefix is a merge of posting lists (or, when broad, a group of common
+    words) to intersect with the others: three cost 27 ms at a million papers,
+    twenty-six more than the time limit (and 260 ms on a thousand papers).
+    """
+    return [term for term, _, kept in _with_stand_ins(terms, expand) if kept]
+
+
+def _with_stand_ins(terms: list[Term], expand: Expand | None) -> list[tuple[Term, tuple[str, ...] | None, bool]]:
+    """Each term, the words searched for it if it is a broad prefix, and whether it is searched at all."""
+    result, prefixes = [], 0
+    for term in terms:
+        instead = expand(term.words[-1]) if term.prefix and expand is not None else None
+        prefixes += term.prefix
+        result.append((term, instead, not term.prefix or prefixes <= MAX_PREFIXES))
+    return result
+
+
+def search_note(text: str | None, expand: Expand | None = None) -> str | None:
+    """What the results page says of a query searched otherwise than typed: broad prefixes' stand-ins, prefixes left out."""
+    notes = {}  # a prefix typed twice is said once
+    for term, instead, kept in _with_stand_ins(parse(text), expand):
+        prefix = term.words[-1]
+        if not kept:
+            notes[f"{prefix}* left out: more than {MAX_PREFIXES} prefixes in one search"] = None
+        elif instead:
+            notes[f"{prefix}* stands for too many words to search them all: searched {', '.join(instead)}"] = None
+    return "; ".join(notes) + "." if notes else None
 
 
 def filters(year_from: int | None, year_to: int | None, has_code: int, first_year: int | None, last_year: int | None) -> str:
@@ -136,14 +184,14 @@ def exact_phrases(text: str | None, title: str | None, abstract: str | None) -> 
     """
     if not text or '"' not in text:
         return 1
-    haystack = f"{title or ''}\n{abstract or ''}"
+    haystack = f"{as_stored(title)}\n{as_stored(abstract)}"
     lowered = None
-    for pattern, typed in _phrases(text):
+    for words, typed in _phrases(text):
         if _stands_alone(typed, haystack):
             continue
         if lowered is None:
             lowered = haystack.lower()
-        if not _found(pattern, lowered):
+        if not _found(words, lowered):
             return 0
     return 1
 
@@ -151,14 +199,34 @@ def exact_phrases(text: str | None, title: str | None, abstract: str | None) -> 
 # SQLite calls exact_phrases and match_boost once per candidate row with the same query
 # text: the query is parsed once and the result reused for every row.
 @lru_cache(maxsize=256)
-def _phrases(text: str) -> tuple[tuple[re.Pattern[str], str], ...]:
-    """Each quoted phrase: the pattern of its lower-cased words, and the words joined by single spaces."""
+def _phrases(text: str) -> tuple[tuple[tuple[str, ...], str], ...]:
+    """Each quoted phrase: its lower-cased words, and the words joined by single spaces."""
     phrases = []
     for term in parse(text):
         if term.phrase:
             words = tuple(w.lower() for w in term.words)
-            phrases.append((_sequence_pattern(words), " ".join(words)))
+            phrases.append((words, " ".join(words)))
     return tuple(phrases)
+
+
+# The scans below look at occurrences one by one (`str.find`, or a pattern with a literal
+# start), which is fastest for real text, where the first occurrence or two decide. Text with
+# more occurrences than this that do not decide ("xa xa xa ..." for a search of `a`, built to
+# be slow) is looked up in its spaced form instead (`_spaced`), in one pass in C, with the same answer.
+ONE_BY_ONE = 16
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+@lru_cache(maxsize=8)
+def _spaced(text: str) -> str:
+    """`text` with each run of non-alphanumerics made one space, and a space at each end.
+
+    Alphanumeric words stand in `text` one after the other with only
+    non-alphanumerics between and around them exactly when, joined by single
+    spaces, they stand between two spaces here. Cached: one call of a search
+    function looks up several words in the same text.
+    """
+    return f" {_NOT_ALNUM.sub(' ', text)} "
 
 
 def _stands_alone(typed: str, text: str) -> bool:
@@ -167,10 +235,13 @@ def _stands_alone(typed: str, text: str) -> bool:
     Then `_found` finds it in the lower-cased text too: lower-casing leaves the
     characters of a lower-cased word as they are, and turns no character that is not
     alphanumeric into one that is. `str.find` skips through an abstract several times
-    faster than `re`.
+    faster than `re`. A shortcut only: after `ONE_BY_ONE` occurrences that do not stand alone it
+    answers False, and `_found` decides.
     """
     at = text.find(typed)
-    while at != -1:
+    for _ in range(ONE_BY_ONE):
+        if at == -1:
+            return False
         end = at + len(typed)
         if (at == 0 or not text[at - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
             return True
@@ -180,10 +251,11 @@ def _stands_alone(typed: str, text: str) -> bool:
 
 @lru_cache(maxsize=256)
 def _boost_words(text: str | None) -> tuple[str, ...]:
-    """The query words judged by match_boost: lower-cased, no prefixes, no stop words."""
+    """The query words judged by match_boost: lower-cased, no prefixes, no stop words; at most `MAX_TERMS`
+    (a phrase may hold hundreds of words, and each word costs three scans of the text)."""
     return tuple(
         w.lower() for term in parse(text) if not term.prefix for w in term.words if w.lower() not in STOPWORDS
-    )
+    )[:MAX_TERMS]
 
 
 def match_boost(text: str | None, title: str | None, abstract: str | None) -> float:
@@ -199,12 +271,12 @@ def match_boost(text: str | None, title: str | None, abstract: str | None) -> fl
     words = _boost_words(text)
     if not words:
         return 1.0
-    title = (title or "").lower()
-    body = f"{title}\n{(abstract or '').lower()}"
-    exact = sum(_occurs((w,), body) for w in words) / len(words)
+    title = as_stored(title).lower()
+    body = f"{title}\n{as_stored(abstract).lower()}"
+    exact = sum(_found((w,), body) for w in words) / len(words)
     pairs = list(zip(words, words[1:]))
-    together = sum(_occurs(pair, body) for pair in pairs) / len(pairs) if pairs else exact
-    in_title = sum(_occurs(pair, title) for pair in pairs) / len(pairs) if pairs else 0.0
+    together = sum(_found(pair, body) for pair in pairs) / len(pairs) if pairs else exact
+    in_title = sum(_found(pair, title) for pair in pairs) / len(pairs) if pairs else 0.0
     return 1.0 + 0.5 * exact + 0.5 * together + 0.5 * in_title
 
 
@@ -216,7 +288,7 @@ def title_score(text: str | None, title: str | None) -> float:
     three letters, at least four kept) so `optimized` finds `Optimizing`; a
     prefix term's words must start a title word as typed.
     """
-    lowered = (title or "").lower()
+    lowered = as_stored(title).lower()
     found = 0
     for term in _title_stems(text):  # a plain loop: generators cost more than the search on a thousand titles
         for stem in term:
@@ -246,35 +318,44 @@ def _starts_word(stem: str, text: str) -> bool:
     before cost a fraction of splitting the title into words (4 us a title).
     """
     at = text.find(stem)
-    while at != -1:
+    for _ in range(ONE_BY_ONE):
+        if at == -1:
+            return False
         if at == 0 or not text[at - 1].isalnum():
             return True
         at = text.find(stem, at + 1)
-    return False
+    return at != -1 and _spaced(text).find(" " + stem) != -1  # the stem is alphanumeric (`_title_stems`)
 
 
-def _occurs(words: tuple[str, ...], text: str) -> bool:
+def _found(words: tuple[str, ...], text: str) -> bool:
     """True when the lower-cased words stand in the lower-cased text as whole words, in order,
-    with only spaces or punctuation between them."""
-    return _found(_sequence_pattern(words), text)
+    with only spaces or punctuation between them.
 
-
-def _found(pattern: re.Pattern[str], text: str) -> bool:
-    """True when `pattern` (see `_sequence_pattern`) matches where a word starts.
-
-    The pattern starts with a literal, so `re` skips ahead to it; the check that
-    the match starts a word is made here (a look-behind in front would make `re`
-    try every position, which over a thousand abstracts per query was most of its cost).
+    The pattern (`_sequence_pattern`) starts with a literal, so `re` skips ahead to
+    it; the check that the match starts a word is made here (a look-behind in front
+    would make `re` try every position, which over a thousand abstracts per query
+    was most of its cost).
     """
+    pattern = _sequence_pattern(words)
     at = 0
-    while (match := pattern.search(text, at)) is not None:
+    for _ in range(ONE_BY_ONE):
+        match = pattern.search(text, at)
+        if match is None:
+            return False
         start = match.start()
         if start == 0 or not text[start - 1].isalnum():
             return True
         at = start + 1
-    return False
+    if all(word.isalnum() for word in words):
+        return _spaced(text).find(f" {' '.join(words)} ") != -1
+    return _at_word_start(words).search(text, at) is not None  # a word lower-cased into non-alphanumerics (İ)
 
 
 @lru_cache(maxsize=1024)
 def _sequence_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"[\W_]+".join(map(re.escape, words)) + r"(?![^\W_])")
+
+
+@lru_cache(maxsize=256)
+def _at_word_start(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"(?<![^\W_])" + _sequence_pattern(words).pattern)

@@ -46,6 +46,7 @@ from typing import Any
 import yaml
 
 from .health import unusable
+from .limits import limit_sqlite_heap
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = ROOT / "metadata.yml"
@@ -72,8 +73,9 @@ def serve_command(db: Path, host: str = "127.0.0.1", port: int = 8001, *, reload
     return command if reload else command + ["--no-reload"]
 
 
-def datasette_instance(db: Path):
-    """The site, in-process: read-only and immutable, with every part of the project."""
+def datasette_instance(db: Path, **changed_settings: Any):
+    """The site, in-process: read-only and immutable, with every part of the project (and, for a test,
+    some of `settings.json` changed)."""
     from datasette.app import Datasette
 
     return Datasette(
@@ -82,7 +84,7 @@ def datasette_instance(db: Path):
         plugins_dir=str(PLUGINS),
         template_dir=str(TEMPLATES),
         static_mounts=[("static", str(STATIC))],
-        settings=settings(),
+        settings={**settings(), **changed_settings},
     )
 
 
@@ -110,6 +112,7 @@ def serve_pinned(db: Path, listener: socket.socket, *, supervised: bool) -> None
     folder, pinned = pin(db)
     try:
         refuse_unusable(pinned, shown_as=db)
+        limit_sqlite_heap()
         site = datasette_instance(pinned)
         config = uvicorn.Config(site.app(), log_level="warning", lifespan="on", timeout_graceful_shutdown=30)
         asyncio.run(_serve(site, Server(config), listener, supervised))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from loader.limits import apply_limits, as_stored
 from loader.schema import FTS_COLUMNS, FTS_TOKENIZE
 
 # snippet()'s marks around a match: control characters no abstract contains (the loader
@@ -23,6 +24,9 @@ MARK_START, MARK_END = "\x02", "\x03"
 ELLIPSIS = "…"
 SNIPPET_TOKENS = 40
 SNIPPET_COLUMN = FTS_COLUMNS.index("abstract")
+# The longest MATCH expression fts_query() makes is about 8,000 characters (32 terms, a compound
+# form each, and a year filter of 200 years).
+MAX_MATCH_CHARS = 16_000
 
 
 class Snippets:
@@ -37,14 +41,19 @@ class Snippets:
         # Used only through the Datasette connection it belongs to, so by one thread at a time;
         # Datasette opens its own connections with the same flag.
         self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        apply_limits(self._conn)
         self._conn.execute(f"create virtual table one using fts5({', '.join(FTS_COLUMNS)}, tokenize='{FTS_TOKENIZE}')")
 
     def __call__(self, match: str, title: str | None, abstract: str | None, search_terms: str | None) -> str | None:
-        """The snippet `papers_fts` gives for the row with these texts; None when the row does not match."""
+        """The snippet `papers_fts` gives for the row with these texts; None when the row does not match
+        (or when `match` is longer than any the search query makes: the SQL box may pass anything)."""
+        if match is None or len(match) > MAX_MATCH_CHARS:
+            return None
         self._conn.execute("begin")
         try:
             self._conn.execute(
-                "insert into one (title, abstract, search_terms) values (?, ?, ?)", (title, abstract, search_terms)
+                "insert into one (title, abstract, search_terms) values (?, ?, ?)",
+                (as_stored(title), as_stored(abstract), as_stored(search_terms)),
             )
             row = self._conn.execute(
                 f"select snippet(one, {SNIPPET_COLUMN}, ?, ?, ?, ?) from one where one match ?",

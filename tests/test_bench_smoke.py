@@ -23,6 +23,7 @@ def results(tmp_path_factory):
         out=folder / "benchmarks.md",
         requests=8,
         load_seconds=2,
+        abuse_seconds=2,
         timeout=300,
         log=lambda message: None,
     )
@@ -52,13 +53,14 @@ def test_every_build_phase_has_time_and_memory(results):
     )
     for ratio in size["ratios"].values():
         assert number(ratio) and ratio > 0
-    assert set(size["phase_seconds"]) >= {"generate", "ours: papers-db build", "http latency", "load: one process"}
+    assert set(size["phase_seconds"]) >= {"generate", "ours: papers-db build", "http latency", "load: one process", "abuse: one process"}
 
 
 def test_http_cases_answer_without_errors(results):
     _, r = results
     http = r["sizes"][PAPERS]["http"]
     kinds = {"common word", "rare word", "phrase", "phrase of common words", "prefix", "multi-word", "common word, one year"}
+    kinds |= {"one-letter prefix", "two-letter prefix", "prefix on every word", "stop words only"}
     assert {f"search: {kind}" for kind in kinds} <= set(http)
     assert {"table page (HTML, default facets)", "table JSON (default facets)", "row page (HTML)"} <= set(http)
     for name, case in http.items():
@@ -68,6 +70,34 @@ def test_http_cases_answer_without_errors(results):
         if name.startswith("search"):
             assert case["results"] > 0, name  # every query class was picked so that it finds something
     assert http["table JSON (default facets)"]["facets"]
+    assert (http["search: one-letter prefix"]["q"], http["search: two-letter prefix"]["q"]) == ("a*", "tr*")
+    assert http["search: stop words only"]["q"] == "the of and"
+    every = http["search: prefix on every word"]["q"].split()
+    assert len(every) == 3 and len(set(every)) == 3 and all(len(term) == 4 and term.endswith("*") for term in every), every
+
+
+def test_abuse_leaves_search_answering(results):
+    folder, r = results
+    size = r["sizes"][PAPERS]
+    abuse = size["abuse"]
+    search = abuse["search"]
+    assert search["requests"] > 0
+    assert search["non_200"] == 0 and search["statuses"] == {"200": search["requests"]}, search["statuses"]
+    assert number(search["p50_ms"]) and search["p50_ms"] <= search["p95_ms"] <= search["p99_ms"] <= search["max_ms"]
+    statuses = abuse["abusers"]["statuses"]
+    assert abuse["abusers"]["requests"] == sum(statuses.values()) > 0
+    # Every abusive request was answered (no reset, no timeout), and none with a server error.
+    assert all(status.isdigit() for status in statuses), statuses
+    assert not [status for status in statuses if status.startswith("5")], statuses
+    per_request = abuse["abusers"]["per_request"]
+    assert sum(q["requests"] for q in per_request.values()) == abuse["abusers"]["requests"]
+    # The abusers start spread over the list, the first and the last among them, so both were sent.
+    assert per_request["a 300 MB randomblob"]["requests"] > 0 and per_request["search of 26 one-letter prefixes"]["requests"] > 0
+    assert set(per_request["a 300 MB randomblob"]["statuses"]) <= {"400", "429"}  # refused, never made
+    assert abuse["stuck_threads"] == 0
+    assert number(abuse["server_peak_rss_mb"]) and abuse["server_peak_rss_mb"] >= size["server_peak_rss_mb"]
+    markdown = (folder / "benchmarks.md").read_text(encoding="utf-8")
+    assert f"### Under abuse, {PAPERS:,} papers" in markdown and "Targets under abuse" in markdown
 
 
 def test_load_and_scale_out(results):

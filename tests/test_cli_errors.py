@@ -175,8 +175,17 @@ BAD_DUMPS = [
         "page",
     ),
     Bad("prose-after-blank-lines", b"\n\n  \nCall me Ishmael.\n\nSome years ago...\n", 4, "page"),
-    # A scrape saved without line breaks: one 10 MB line that is no page chrome; the message quotes 60 characters.
-    Bad("one-10-mb-line", b"<html>" + b"x" * 10_000_000, 1, "expected the page chrome"),
+    # A scrape saved without line breaks: one 10 MB line, longer than any listing line (20,000 characters).
+    Bad("one-10-mb-line", b"<html>" + b"x" * 10_000_000, 1, "longer than 20,000 characters"),
+    # An abstract (line 23) of 20,001 characters: ASCII, UTF-16, and four-byte characters.
+    Bad("abstract-of-20001-characters", GOOD.replace("Another abstract.", "a" * 20_001).encode(), 23, "longer than 20,000"),
+    Bad(
+        "abstract-of-20001-characters-utf16",
+        codecs.BOM_UTF16_LE + GOOD.replace("Another abstract.", "a" * 20_001).encode("utf-16-le"),
+        23,
+        "longer than 20,000",
+    ),
+    Bad("abstract-of-20001-emoji", GOOD.replace("Another abstract.", "\U0001F600" * 20_001).encode(), 23, "longer than 20,000"),
     Bad("chrome-without-page-date", b"new\n\nGet trending papers in your email inbox!\n\nSubscribe\n", 5, "page date"),
     Bad("page-date-without-entries", HEADER.encode(), 11, "entries"),
 ]
@@ -467,12 +476,12 @@ ODD = [
         {"select count(*) from papers where title = 'First Paper Title'": 1,
          "select count(*) from papers where abstract = 'Another abstract.'": 1},
     ),
-    # A 10 MB abstract on one line loads whole.
+    # An abstract of 20,000 characters (the longest line a listing may have), four bytes each, loads whole.
     (
-        "ten-mb-abstract",
-        GOOD.replace("Another abstract.", "long " * 2_000_000),
+        "longest-abstract",
+        GOOD.replace("Another abstract.", "\U0001F600" * 19_999 + "."),
         [],
-        {"select max(length(abstract)) from papers": 9_999_999},
+        {"select max(length(abstract)) from papers": 20_000},
     ),
 ]
 

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loader.links import URL_RE, _trim, classify, find_links
-from loader.search import exact_phrases, parse, title_score
+from loader.parser import MAX_LINE_CHARS
+from loader.search import ONE_BY_ONE, exact_phrases, match_boost, parse, title_score
 from loader.text import COMPOUND_PREFIXES, STOPWORDS, WORD, compound_terms, joined
 
 WHOLE_TEXT_HYPHENATED = re.compile(r"(?<![^\W_])[^\W_]+(?:[-\u2010\u2011][^\W_]+)+")
@@ -98,6 +99,8 @@ CASED_WORD = st.tuples(st.sampled_from(WORDS), st.sampled_from([str, str.upper, 
 # What stands between words: nothing, spaces, punctuation, a combining dot, a prefix.
 BETWEEN = ["", " ", "  ", "-", "_", ", ", "\n", "\u00a0", "(", ")", "\u0307", ".", "pre", "*", ":", '"']
 PROSE = st.lists(CASED_WORD | st.sampled_from(BETWEEN), max_size=30).map("".join) | st.text(max_size=60)
+# The same, repeated: a word inside other words more often than the scans look one by one (ONE_BY_ONE).
+PROSE |= st.tuples(PROSE, st.integers(min_value=2, max_value=40)).map(lambda pair: pair[0] * pair[1])
 PHRASE = st.lists(CASED_WORD, min_size=1, max_size=3).map(lambda words: '"' + " ".join(words) + '"')
 QUERY = st.lists(PHRASE | CASED_WORD | st.sampled_from(["the", "title:", "data*", "pre-training"]), max_size=4).map(
     " ".join
@@ -114,3 +117,25 @@ def test_exact_phrases_match_the_whole_text_definition(query, title, abstract):
 @given(QUERY, PROSE | st.none())
 def test_title_score_matches_the_split_definition(query, title):
     assert title_score(query, title) == title_score_by_splitting(query, title)
+
+
+def test_scans_past_the_occurrences_looked_at_one_by_one_find_what_follows():
+    """Past ONE_BY_ONE occurrences inside other words, the scans still find a whole word (by hand)."""
+    assert ONE_BY_ONE < 100
+    assert title_score("alpha", "xalpha-ybeta " * 100) == -1.0  # the stem `alph` never starts a word
+    assert title_score("alpha", "xalpha-ybeta " * 100 + "Alphabets") == -2.0
+    crowd = "xa-yb " * 100  # `a` and `b` a hundred times each, never at the start of a word
+    assert exact_phrases('"a b"', None, crowd) == 0
+    assert exact_phrases('"a b"', None, crowd + "(A, B)") == 1
+    assert exact_phrases('"a b"', None, crowd + "a bc") == 0
+    assert match_boost("alpha beta", None, "xalpha " * 100) == 1.0
+    assert match_boost("alpha beta", None, "xalpha " * 100 + "alpha-beta") == 2.0  # 1 + exact 0.5 + together 0.5 + title 0
+
+
+def test_the_functions_read_no_further_than_the_longest_stored_text():
+    """The SQL box can pass a megabyte; the loader stores at most MAX_LINE_CHARS a field."""
+    beyond = "x " * (MAX_LINE_CHARS // 2) + "probing"
+    assert exact_phrases('"probing"', None, beyond) == 0
+    assert exact_phrases('"probing"', None, beyond[-20:]) == 1
+    assert title_score("probing", beyond) == -1.0
+    assert match_boost("probing", None, beyond) == 1.0

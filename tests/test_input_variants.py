@@ -157,6 +157,13 @@ MINIMAL_HEAD = (
 MINIMAL_TAIL = "\n\n  • 2 authors\n·\nFeb 7, 2024 5\n\nSecond Paper Title\n\nAnother abstract \U0001f600.\n"
 
 
+def _blank_lines(units: int) -> str:
+    """`units` characters of lines holding only spaces, each well under the longest line allowed."""
+    lines, rest = divmod(units, 1000)
+    text = (" " * 998 + "\r\n") * lines
+    return text + " " * (rest - 2) + "\r\n" if rest >= 2 else " " * rest + text
+
+
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
 @pytest.mark.parametrize("what", ["surrogate-pair", "crlf"])
 @pytest.mark.parametrize("unit", [32766, 32767, 32768])
@@ -167,13 +174,16 @@ def test_utf16_character_split_across_reads(tmp_path: Path, encoding: str, what:
     high surrogate or the CR falls; the three values cover a read that starts
     at the BOM and one that starts after it.
     """
-    head = _crlf(MINIMAL_HEAD)
-    padding = "x" * (unit - len(head))  # all of head is in the BMP: one code unit per character
+    # The padding is blank lines before the first title (no listing line may be 32,000 characters
+    # long): all of it is in the BMP, one code unit per character.
+    chrome, first = _crlf(MINIMAL_HEAD).split("First Paper Title")
+    before = "First Paper Title" + first + "x"  # the first abstract: x, then the emoji or the CR LF
+    head = chrome + _blank_lines(unit - len(chrome) - len(before)) + before
     if what == "surrogate-pair":
-        crlf_text = head + padding + "\U0001f600 and the rest of the abstract" + _crlf(MINIMAL_TAIL)
+        crlf_text = head + "\U0001f600 and the rest of the abstract" + _crlf(MINIMAL_TAIL)
         assert crlf_text.encode(encoding)[2 * unit : 2 * unit + 4] == "\U0001f600".encode(encoding)
     else:
-        crlf_text = head + padding + _crlf(MINIMAL_TAIL)
+        crlf_text = head + _crlf(MINIMAL_TAIL)
         assert crlf_text.encode(encoding)[2 * unit : 2 * unit + 4] == "\r\n".encode(encoding)
     bom = codecs.BOM_UTF16_LE if encoding == "utf-16-le" else codecs.BOM_UTF16_BE
 
