@@ -404,14 +404,11 @@ class _replacement:
 LEFTOVER_SUFFIXES = (".tmp", ".standby", ".previous")
 
 
-def remove_leftovers(db_path: Path) -> list[Path]:
+def remove_leftovers(db_path: Path) -> None:
     """Remove what builds that were killed left beside the database; only safe under the build lock."""
-    removed = []
     for path in db_path.parent.glob(f".{glob.escape(db_path.name)}.*"):
         if path.suffix in LEFTOVER_SUFFIXES and path != standby_path(db_path) and path.is_file():
             path.unlink(missing_ok=True)  # only the name: a server still reading a claimed standby keeps it
-            removed.append(path)
-    return removed
 
 
 # Room a build needs beside the database, per byte of dump text it loads: the database of
