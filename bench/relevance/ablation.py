@@ -59,6 +59,7 @@ from bench.relevance.evaluate import (
     Scores,
     baseline_index,
     baseline_search,
+    groups,
     load_judgements,
     our_search,
     replace_between,
@@ -326,7 +327,7 @@ class Ablation:
 
 
 async def run(db: Path, folder: Path) -> Ablation:
-    queries, _ = load_judgements()
+    queries = [query for query in load_judgements()[0] if groups(query)[1] == "all"]  # never the held-out ones
     _check_plain_functions(queries)
     metadata = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
     indexes: dict[tuple[bool, bool], Path] = {}
