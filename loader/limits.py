@@ -40,7 +40,7 @@ LIMITS = {
     sqlite3.SQLITE_LIMIT_COLUMN: (MAX_COLUMNS, "the widest table, papers, has 17 columns; a join of it with appearances has 25"),
     sqlite3.SQLITE_LIMIT_SQL_LENGTH: (100_000, "the longest saved query, search, is 7 KB, and a URL carries less than 100 KB"),
     sqlite3.SQLITE_LIMIT_EXPR_DEPTH: (100, "the saved queries nest less than 20 deep; a chain of 100 filters is no search"),
-    sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: (16, "the search query unites 2 selects; Datasette's own SQL none"),
+    sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: (16, "the search query unites 3 selects; Datasette's own SQL none"),
     sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: (1_000, "as long as a search query may be (loader.search.MAX_QUERY_CHARS)"),
     sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: (500, "saved queries bind fewer than 10; `id__in` lists of 500 ids are enough"),
     sqlite3.SQLITE_LIMIT_FUNCTION_ARG: (32, "no function the site calls takes more than 8 arguments"),

@@ -21,6 +21,7 @@ SQL functions that `plugins/search_query.py` registers on every connection:
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from dataclasses import dataclass
@@ -111,6 +112,16 @@ def any_term(terms: list[Term], expand: Expand | None = None) -> str:
     if optional:
         required.append("(" + " OR ".join(optional) + ")")
     return " AND ".join(required) or MATCH_NOTHING
+
+
+def fts_terms(text: str | None, expand: Expand | None = None) -> str:
+    """The terms the some-words tier may choose from, as a JSON array of FTS5 expressions (phrases aside)."""
+    return json.dumps(list(dict.fromkeys(term.fts(expand) for term in searched(parse(text), expand) if not term.phrase)))
+
+
+def fts_required(text: str | None, expand: Expand | None = None) -> str:
+    """The quoted phrases of `text`, each required, with a trailing AND to prefix a group of terms ('' without phrases)."""
+    return "".join(f"{term.fts(expand)} AND " for term in searched(parse(text), expand) if term.phrase)
 
 
 def searched(terms: list[Term], expand: Expand | None) -> list[Term]:

@@ -12,7 +12,17 @@ from functools import partial
 from datasette import hookimpl
 
 from loader.prefixes import of_database
-from loader.search import exact_phrases, filters, match_boost, search_note, title_score, to_fts_any, to_fts_query
+from loader.search import (
+    exact_phrases,
+    filters,
+    fts_required,
+    fts_terms,
+    match_boost,
+    search_note,
+    title_score,
+    to_fts_any,
+    to_fts_query,
+)
 from loader.snippets import Snippets
 
 
@@ -22,6 +32,8 @@ def prepare_connection(conn):
     conn.create_function("fts_query", 1, partial(to_fts_query, expand=expand), deterministic=True)
     conn.create_function("fts_any", 1, partial(to_fts_any, expand=expand), deterministic=True)
     conn.create_function("search_note", 1, partial(search_note, expand=expand), deterministic=True)
+    conn.create_function("fts_terms", 1, partial(fts_terms, expand=expand), deterministic=True)
+    conn.create_function("fts_required", 1, partial(fts_required, expand=expand), deterministic=True)
     conn.create_function("fts_filters", 5, filters, deterministic=True)
     conn.create_function("exact_phrases", 3, exact_phrases, deterministic=True)
     conn.create_function("match_boost", 3, match_boost, deterministic=True)

@@ -85,3 +85,45 @@ async def test_a_phrase_common_in_other_forms_is_checked_in_the_first_stem_match
     )
     assert response.status_code == 200
     assert {row["title"] for row in response.json()} == expected
+
+
+RARE_BUDGET = 5000  # matches the rarest terms of the some-words tier may have in all (metadata.yml, search)
+
+
+@pytest.fixture(scope="module")
+def crowd_with_five_quokkas(tmp_path_factory):
+    """6,000 papers about networks; five of them (titles by hand) also about quokkas."""
+    from tests.test_related import write_dump
+
+    folder = tmp_path_factory.mktemp("quokkas")
+    (folder / "dumps").mkdir()
+    papers = [(f"Network study number {i}", f"A network for task {i} on benchmark {i % 97}.") for i in range(6000)]
+    for n in range(5):
+        papers[n * 1200] = (f"Quokka census {n}", f"A network that counts quokkas on island {n}.")
+    write_dump(folder / "dumps" / "a.txt", papers)
+    db = folder / "papers.db"
+    build(db, [folder / "dumps"])
+    return db
+
+
+async def test_the_some_words_tier_ranks_every_match_of_the_rare_words_instead_of_a_sample(crowd_with_five_quokkas):
+    """`quokkas network zyzzyva`: no paper has every word, 6,000 have some. The sample of the first
+    1,000 matches by id held only some of the five quokka papers; searching the rarest words on their
+    own (quokkas: 5 papers; network: more than the budget) ranks all five first."""
+    db = crowd_with_five_quokkas
+    conn = sqlite3.connect(db)
+    quokkas = {pid for (pid,) in conn.execute("select id from papers where title like 'Quokka census %'")}
+    [(network,)] = conn.execute("select count(*) from papers_fts where papers_fts match 'network'")
+    thousandth = conn.execute(
+        "select rowid from papers_fts where papers_fts match 'quokkas OR network' order by rowid limit 1 offset 999"
+    ).fetchone()[0]
+    conn.close()
+    assert len(quokkas) == 5 and network == 6000 > RARE_BUDGET
+    assert any(pid > thousandth for pid in quokkas), "the sample would have held every quokka paper: no test"
+    response = await datasette_instance(db).client.get(
+        "/papers/search.json", params={"q": "quokkas network zyzzyva", "_shape": "array"}
+    )
+    assert response.status_code == 200
+    rows = response.json()
+    assert {row["id"] for row in rows[:5]} == quokkas
+    assert all(row["matched"] == 1 for row in rows)  # some of the words
