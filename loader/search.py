@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from loader.limits import as_stored
@@ -117,6 +117,12 @@ def any_term(terms: list[Term], expand: Expand | None = None) -> str:
 def fts_terms(text: str | None, expand: Expand | None = None) -> str:
     """The terms the some-words tier may choose from, as a JSON array of FTS5 expressions (phrases aside)."""
     return json.dumps(list(dict.fromkeys(term.fts(expand) for term in searched(parse(text), expand) if not term.phrase)))
+
+
+def fts_title(text: str | None, expand: Expand | None = None) -> str:
+    """Every term of `text` required in the title (a term for the abstract stays there): a broad query's best candidates."""
+    terms = [replace(term, column=term.column or "title") for term in searched(parse(text), expand)]
+    return " AND ".join(term.fts(expand) for term in terms) or MATCH_NOTHING
 
 
 def fts_required(text: str | None, expand: Expand | None = None) -> str:

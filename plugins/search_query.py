@@ -17,6 +17,7 @@ from loader.search import (
     filters,
     fts_required,
     fts_terms,
+    fts_title,
     match_boost,
     search_note,
     title_score,
@@ -34,6 +35,7 @@ def prepare_connection(conn):
     conn.create_function("search_note", 1, partial(search_note, expand=expand), deterministic=True)
     conn.create_function("fts_terms", 1, partial(fts_terms, expand=expand), deterministic=True)
     conn.create_function("fts_required", 1, partial(fts_required, expand=expand), deterministic=True)
+    conn.create_function("fts_title", 1, partial(fts_title, expand=expand), deterministic=True)
     conn.create_function("fts_filters", 5, filters, deterministic=True)
     conn.create_function("exact_phrases", 3, exact_phrases, deterministic=True)
     conn.create_function("match_boost", 3, match_boost, deterministic=True)

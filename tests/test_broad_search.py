@@ -45,10 +45,12 @@ async def test_a_broad_query_ranks_a_sample_by_title(corpus):
     rows = response.json()
     assert len(rows) == 50 and matches > 1000
     assert all(row["matched"] == 0 for row in rows)  # every word
-    # Worked out from title_score (-1, or -2 with the word in the title) times match_boost (1 to 2
-    # for one word): the best score is 4.0, which the sample reaches as some titles hold the word.
+    # Worked out from title_score (-1, or -2 with the word in the title) less 1 / (1 + title length),
+    # times match_boost (1 to 2 for one word): the best is a title holding the word, boosted twice.
     scores = [row["score"] for row in rows]
-    assert scores == sorted(scores, reverse=True) and scores[0] == 4.0 and min(scores) >= 1.0
+    best = rows[0]["title"]
+    assert scores == sorted(scores, reverse=True) and min(scores) >= 1.0
+    assert scores[0] == round((2 + 1 / (1 + len(best))) * 2, 3)
     assert word[:5] in rows[0]["title"].lower()
     assert all(row["snippet"] for row in rows)  # snippets for every result of the sample
 
@@ -127,3 +129,36 @@ async def test_the_some_words_tier_ranks_every_match_of_the_rare_words_instead_o
     rows = response.json()
     assert {row["id"] for row in rows[:5]} == quokkas
     assert all(row["matched"] == 1 for row in rows)  # some of the words
+
+
+@pytest.fixture(scope="module")
+def crowd_with_five_titles(tmp_path_factory):
+    """3,000 papers with `alpha beta` in the abstract; five (by hand) also in the title, of five lengths."""
+    from tests.test_related import write_dump
+
+    folder = tmp_path_factory.mktemp("titles")
+    (folder / "dumps").mkdir()
+    papers = [(f"Study number {i}", f"An alpha beta method for task {i}.") for i in range(3000)]
+    titled = ["Alpha beta", "Alpha beta in short", "Alpha beta for a longer while", "Alpha beta, the longest of the five titles", "Alpha beta and much more than that, the very longest title here"]
+    for n, title in enumerate(titled):
+        papers[n * 600] = (title, f"An alpha beta method for title {n}.")
+    write_dump(folder / "dumps" / "a.txt", papers)
+    db = folder / "papers.db"
+    build(db, [folder / "dumps"])
+    return db, titled
+
+
+async def test_a_broad_query_puts_the_papers_with_every_word_in_the_title_first_shortest_first(crowd_with_five_titles):
+    db, titled = crowd_with_five_titles
+    conn = sqlite3.connect(db)
+    thousandth = conn.execute(
+        "select rowid from papers_fts where papers_fts match 'alpha AND beta' order by rowid limit 1 offset 999"
+    ).fetchone()[0]
+    beyond = conn.execute(
+        f"select count(*) from papers where title in ({', '.join('?' * len(titled))}) and id > ?", [*titled, thousandth]
+    ).fetchone()[0]
+    conn.close()
+    assert beyond >= 1, "the sample would have held every titled paper: no test"
+    response = await datasette_instance(db).client.get("/papers/search.json", params={"q": "alpha beta", "_shape": "array"})
+    assert response.status_code == 200
+    assert [row["title"] for row in response.json()[:5]] == titled  # written shortest first

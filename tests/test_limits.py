@@ -40,7 +40,7 @@ FUNCTIONS = [  # every SQL function the site registers, with huge and odd argume
     "select fts_any(hex(zeroblob(400000)))",
     "select search_note(printf('%.*c', 900000, 'a'))",
     "select fts_terms(hex(zeroblob(400000))), fts_required(replace(hex(zeroblob(300000)), '00', '\"a '))",
-    "select fts_terms(x'ff'), fts_required(null), fts_terms(12.5)",
+    "select fts_terms(x'ff'), fts_required(null), fts_terms(12.5), fts_title(hex(zeroblob(400000)))",
     "with recursive n(i) as (select 0 union all select i + 1 from n where i < 499) "
     "select fts_query((select group_concat(char(97 + i % 26) || '*', ' ') from n))",
     "select fts_filters(-9223372036854775808, 9223372036854775807, 1, -9223372036854775808, 9223372036854775807)",
