@@ -29,7 +29,7 @@ from typing import Callable
 
 from loader.limits import as_stored
 from loader.schema import CODE_TOKEN, YEAR_TOKEN
-from loader.text import STOPWORDS, WORD, joined
+from loader.text import COMPOUND_PREFIXES, STOPWORDS, WORD, joined
 
 MAX_QUERY_CHARS = 1000  # a longer query is cut: nobody types more, and MATCH cost grows with it
 MAX_TERMS = 32
@@ -53,9 +53,18 @@ class Term:
 
     def fts(self, expand: Expand | None = None) -> str:
         text = self._with_prefix(self.words, expand)
-        if len(self.words) > 1 and not self.phrase:  # pre-training: the phrase or the joined word
-            text = f"({text} OR {self._with_prefix((joined(' '.join(self.words)),), expand)})"
+        if len(self.words) > 1 and not self.phrase:  # layer-wise: the phrase or the joined word
+            whole = self._with_prefix((joined(" ".join(self.words)),), expand)
+            text = whole if self.indexed_joined() else f"({text} OR {whole})"
         return f"{self.column} : {text}" if self.column else text
+
+    def indexed_joined(self) -> bool:
+        """True for a prefix and a word (`pre-training`): the loader indexes every paper that writes them
+        with a hyphen or a space under the joined word too (`loader.text.compound_terms`), so the joined
+        word alone finds them, without a phrase query over two very common words (140 ms of a query at
+        a million papers)."""
+        first, second = (word.lower() for word in self.words) if len(self.words) == 2 else ("", "")
+        return first in COMPOUND_PREFIXES and second not in STOPWORDS
 
     def _with_prefix(self, words: tuple[str, ...], expand: Expand | None) -> str:
         """The words quoted, a prefix search of the last one if asked for, or (when `expand` finds
