@@ -78,15 +78,20 @@ class Report:
     peer: dict[str, Scores] = field(default_factory=dict)  # tantivy (bench.relevance.peer); empty when not run
     peer_index: str = ""  # its build time and size, for the line under its table
 
+    def _rows(self) -> list[tuple[str, str, int]]:
+        """Each class in table order: its key, its label (totals in bold) and its number of queries."""
+        return [
+            (kind, f"**{kind}**" if kind in ("all", HELD_OUT_ALL) else kind, len(self.ours[kind].reciprocal_ranks))
+            for kind in sorted(self.ours, key=row_order)
+        ]
+
     def table(self) -> str:
         lines = [
             "| class | queries | baseline R@1 | baseline R@5 | baseline MRR | ours R@1 | ours R@5 | ours MRR |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for kind in sorted(self.ours, key=row_order):
+        for kind, name, n in self._rows():
             b, o = self.baseline[kind].summary, self.ours[kind].summary
-            n = len(self.ours[kind].reciprocal_ranks)
-            name = f"**{kind}**" if kind in ("all", HELD_OUT_ALL) else kind
             lines.append(f"| {name} | {n} | " + " | ".join(f"{v:.3f}" for v in (*b, *o)) + " |")
         lines.append("")
         lines.append(
@@ -101,10 +106,8 @@ class Report:
             "| class | queries | tantivy R@1 | tantivy R@5 | tantivy MRR | ours R@5 | ours MRR | MRR ours − tantivy |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for kind in sorted(self.ours, key=row_order):
+        for kind, name, n in self._rows():
             p, o = self.peer[kind].summary, self.ours[kind].summary
-            n = len(self.ours[kind].reciprocal_ranks)
-            name = f"**{kind}**" if kind in ("all", HELD_OUT_ALL) else kind
             values = " | ".join(f"{v:.3f}" for v in (*p, o[1], o[2]))
             lines.append(f"| {name} | {n} | {values} | {o[2] - p[2]:+.3f} |")
         if self.peer_index:
