@@ -113,6 +113,13 @@ NAME_PIECE = re.compile(
 )
 TITLE_STOP = frozenset("a an the of for with and in on to via from by at as or is are & - – :".split())
 URL_LIKE = re.compile(r"https?[:;]//|github|gitlab|huggingface\.co|\.io\b|www\.|\.com\b|\.org\b", re.I)
+WORD = re.compile(r"[^\W_]+")  # a run of letters and digits: what both search engines index as one word
+# A triple of adjacent words with one of these is generic ("of the pre", "we propose a").
+STOP_WORDS = frozenset(
+    """a an and are as at be been both but by can do does each for from has have how i e in into is it its
+    may more most not of on one only or other our over such than that the their these this through to
+    two under using via was we were what when where which while who will with without""".split()
+)
 
 SHAPES = ("dot", "plain", "paren", "slash", "git", "tree", "typo", "bare", "tilde", "io", "io_bare", "hf")
 SHAPE_WEIGHTS = (40, 12, 8, 5, 5, 7, 2, 4, 3, 5, 2, 7)
@@ -158,6 +165,8 @@ class Walk:
     same_doc: list[list[int]]  # per position: local[(its text, its token)]
     doc_starts: list[list[int]]  # per text: its entries of `starts`
     next_end: list[int]  # per position: the first sentence end at or after it
+    words: list[tuple[str, ...]]  # per position: its words, lowercased (a token like "pre-training" has two)
+    avoid: frozenset[tuple[str, str, str]]  # word triples never to write (see load_model's `rare_below`)
 
 
 @dataclass
@@ -171,7 +180,16 @@ class Model:
     upvotes: list[int]
 
 
-def _walk_model(texts: list[list[str]], sentences: bool) -> Walk:
+def words(text: str) -> list[str]:
+    return [w.lower() for w in WORD.findall(text)]
+
+
+def content_triples(tokens: list[str]) -> set[tuple[str, str, str]]:
+    """Triples of adjacent words, none of them a stop word: the word sequences that identify a text."""
+    return {t for t in zip(tokens, tokens[1:], tokens[2:]) if not STOP_WORDS.intersection(t)}
+
+
+def _walk_model(texts: list[list[str]], sentences: bool, avoid: frozenset[tuple[str, str, str]]) -> Walk:
     tokens: list[str] = []
     starts: list[int] = []
     docs: list[int] = []
@@ -202,7 +220,8 @@ def _walk_model(texts: list[list[str]], sentences: bool) -> Walk:
         if ends and ends[-1] == position:
             upcoming = ends.pop()
         next_end[position] = upcoming
-    return Walk(tokens, jumps, starts, docs, local, same_doc, doc_starts, next_end)
+    token_words = [tuple(words(token)) for token in tokens]
+    return Walk(tokens, jumps, starts, docs, local, same_doc, doc_starts, next_end, token_words, avoid)
 
 
 def _title_body(title: str) -> list[str]:
@@ -223,9 +242,12 @@ def _abstract_words(abstract: str) -> list[str]:
 
 
 @lru_cache(maxsize=4)
-def load_model(source: Path = SOURCE) -> Model:
+def load_model(source: Path = SOURCE, rare_below: int = 0) -> Model:
     """Read the real dumps: distinct papers' texts, lengths, dates' ages, authors and upvotes.
 
+    With `rare_below`, the walks never write a triple of adjacent words (no stop word) that
+    fewer than `rare_below` real papers use: such a sequence identifies its paper, and copying it
+    into synthetic ones makes partial clones of the papers a benchmark looks for.
     Cached per folder for the life of the process (the model is never modified).
     """
     files = sorted(p for p in Path(source).glob("*.txt") if not p.name.startswith("gen_"))
@@ -266,9 +288,10 @@ def load_model(source: Path = SOURCE) -> Model:
             abstract_lengths.append(len(entry.abstract.split()))
             titles.append(_title_body(entry.title))
             abstracts.append(_abstract_words(entry.abstract))
+    avoid = _rare_triples(titles, abstracts, rare_below)
     return Model(
-        titles=_walk_model([t for t in titles if t], sentences=False),
-        abstracts=_walk_model([a for a in abstracts if a], sentences=True),
+        titles=_walk_model([t for t in titles if t], sentences=False, avoid=avoid),
+        abstracts=_walk_model([a for a in abstracts if a], sentences=True, avoid=avoid),
         title_lengths=title_lengths,
         abstract_lengths=abstract_lengths,
         ages=ages or [30, 200, 400, 800],
@@ -277,6 +300,37 @@ def load_model(source: Path = SOURCE) -> Model:
     )
 
 
+def _rare_triples(titles: list[list[str]], abstracts: list[list[str]], rare_below: int) -> frozenset:
+    """Content word triples used by fewer than `rare_below` of the papers (title and abstract together)."""
+    if not rare_below:
+        return frozenset()
+    counts: dict[tuple[str, str, str], int] = {}
+    for title, abstract in zip(titles, abstracts):
+        for triple in content_triples(words(" ".join(title))) | content_triples(words(" ".join(abstract))):
+            counts[triple] = counts.get(triple, 0) + 1
+    return frozenset(t for t, n in counts.items() if n < rare_below)
+
+
+def _fitting(walk: Walk, tail: list[str], position: int, end: int, strict: bool) -> int:
+    """How many tokens of `walk.tokens[position:end]` may follow the last words written, `tail`.
+
+    A token fits unless it would complete a triple of `walk.avoid`; `tail` becomes the last two
+    words of what fits. Not `strict`: everything fits (a walk that keeps missing must still end).
+    """
+    if not walk.avoid or not strict:
+        return end - position
+    avoid, token_words = walk.avoid, walk.words
+    for p in range(position, end):
+        sequence = tail + list(token_words[p])
+        if any(t in avoid for t in zip(sequence, sequence[1:], sequence[2:])):
+            return p - position
+        tail[:] = sequence[-2:]
+    return end - position
+
+
+# Jumps in a row whose next word would write a rare triple: after RESTART a walk starts again
+# elsewhere (many tokens, "(Dense", have only one continuation), after GIVE_UP it stops avoiding.
+RESTART, GIVE_UP = 4, 64
 TITLE_RUNS = (1, 2, 2, 3, 3, 4)  # words copied between jumps
 SENTENCE_RUNS = (1, 2, 3, 3, 4, 4, 5, 6, 8)  # words copied between jumps
 SENTENCE_HOME = 0.6  # tuned so that document frequencies match data/
@@ -290,13 +344,20 @@ def _walk(rnd, walk: Walk, count: int, runs: tuple[int, ...]) -> list[str]:
     size, nstarts, nruns = len(tokens), len(starts), len(runs)
     position = starts[int(rnd() * nstarts)]
     out: list[str] = []
+    tail: list[str] = []  # the last two words written
+    last = misses = 0  # last: where the last token written occurs in the real text
     while len(out) < count:
         end = min(position + runs[int(rnd() * nruns)], next_end[position] + 1)  # not into the next text
-        out += tokens[position:end]
-        if end >= size:
+        fit = _fitting(walk, tail, position, end, misses < GIVE_UP)
+        if fit:
+            out += tokens[position : position + fit]
+            last, misses = position + fit - 1, 0
+        else:
+            misses += 1
+        if last + 1 >= size or not out or (misses and misses % RESTART == 0):
             position = starts[int(rnd() * nstarts)]
             continue
-        options = jumps[end - 1]
+        options = jumps[last]
         position = options[int(rnd() * len(options))] + 1
     del out[count:]
     return out
@@ -316,18 +377,30 @@ def _sentence(rnd, walk: Walk, home: int) -> list[str]:
     starts = walk.doc_starts[home]
     position = starts[int(rnd() * len(starts))]
     out: list[str] = []
+    tail: list[str] = []  # the last two words written
+    last = misses = 0  # last: where the last token written occurs in the real text
     while True:
         end = position + runs[int(rnd() * nruns)]
         stop = next_end[position]
-        if stop < end and len(out) + stop - position + 1 >= shortest:
-            out += tokens[position : stop + 1]
+        closing = stop < end and len(out) + stop - position + 1 >= shortest
+        if closing:
+            end = stop + 1
+        fit = _fitting(walk, tail, position, min(end, size), misses < GIVE_UP)
+        if position + fit == end and closing:
+            out += tokens[position:end]
             return out
-        out += tokens[position:end]
-        if len(out) >= longest or end >= size:
-            last = out[-1].rstrip(",;:")
-            out[-1] = (last or "results") + ("" if last[-1:] in ".!?" else ".")
+        if fit:
+            out += tokens[position : position + fit]
+            last, misses = position + fit - 1, 0
+        else:
+            misses += 1
+        if not out or (misses and misses % RESTART == 0 and len(out) < shortest):
+            position = starts[int(rnd() * len(starts))]
+            continue
+        if len(out) >= longest or last + 1 >= size or (misses and misses % RESTART == 0):
+            final = out[-1].rstrip(",;:")
+            out[-1] = (final or "results") + ("" if final[-1:] in ".!?" else ".")
             return out
-        last = end - 1
         if rnd() >= SENTENCE_HOME:
             options = jumps[last]
         elif docs[last] == home:
@@ -709,12 +782,13 @@ def generate(
     *,
     jobs: int = 1,
     source: Path = SOURCE,
+    rare_below: int = 0,
 ) -> list[Path]:
     """Write the dumps to `out` and return their paths in file (= page date) order.
 
     `dumps=None` writes one single dump holding all the papers; `jobs` processes share the
     work without changing the output (worth it only with idle cores: on a 2-vCPU machine
-    the extra process costs more in transfer than it brings).
+    the extra process costs more in transfer than it brings). `rare_below`: see `load_model`.
     """
     if papers < 1 or papers > NAME_SPACE:
         raise ValueError(f"papers must be between 1 and {NAME_SPACE}")
@@ -726,7 +800,7 @@ def generate(
         raise ValueError("seed must be >= 0")
     global MODEL, LAYOUT, POOL
     layout = Layout(papers, dumps or 1, dumps is None, seed, repeat)
-    model = load_model(Path(source))
+    model = load_model(Path(source), rare_below)
     # Set before the workers fork, so they share the model and the sentence pool.
     MODEL, LAYOUT, POOL = model, layout, build_pool(model, papers, seed)
     out = Path(out)

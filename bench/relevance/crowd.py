@@ -10,7 +10,7 @@ for: `UniPT`, `grokking`, `266,340 chest x-rays` or `Minecraft` then name hundre
 which no real collection does.
 
 `generate(..., honest=True)` keeps the crowd honest. It feeds the generator (through its
-`source` folder, so the generator itself is unchanged) a copy of the real dumps in which every
+`source` folder) a copy of the real dumps in which every
 word used by fewer than `min_papers` real papers (3 by default; a word is a lowercased run of
 letters and digits, as both engines index it) is replaced, everywhere and always by the same
 stand-in, with a word the generator already makes: a made-up name of 5 consonant-vowel
@@ -21,18 +21,20 @@ authors and upvotes stay what the generator learns from the real dumps. The crow
 the real papers' common words and the phrases made of them, but none of the rare words, nor
 any phrase that holds one. `honest=False` is `bench.generate.generate` unchanged.
 
-`audit(...)` measures it on a built database: which share of the real papers' rare words, and
-of their rare word triples without a stop word ("hierarchical transformer forecasting"), both
-used by fewer than `min_papers` real papers, the synthetic papers contain, and how many
-synthetic papers hold every word of each judged query.
+Rare words are not all that identifies a paper: its own sequences of common words do too
+("pretrained hierarchical transformer"), and the generator copies runs of up to 8 real words.
+Removing such sequences from its source is not an option (two thirds of the pairs of adjacent
+content words, and nearly all triples, are used by fewer than 3 real papers: the common words'
+frequencies would go with them). So the honest crowd is walked with `rare_below=min_papers`
+(`bench.generate.load_model`): a run stops before the word that would complete a triple of
+adjacent words without a stop word that fewer than `min_papers` real papers use, and the walk
+jumps elsewhere. Within one generated sentence or title no such triple is written; a few
+remain where two sentences meet and in the generator's own link sentences. Document
+frequencies of the commonest words stay within about 0.03 of the real ones.
 
-What the honest crowd still shares is sequences of common words, rare ones included: the
-generator copies runs of up to 8 real words, and every pair of adjacent words it writes is a pair
-of the real text (a jump continues after another occurrence of the same word). Removing the
-rare pairs and triples of common words from its source is not an option: two thirds of the
-pairs of adjacent content words, and nearly all such triples, are used by fewer than 3 real
-papers, so about 15-20% of the words would go and the common words' frequencies with them.
-The audit reports how many rare triples remain.
+`audit(...)` measures it on a built database: which share of the real papers' rare words and
+rare triples the synthetic papers contain, and how many synthetic papers hold every word of
+each judged query.
 """
 
 from __future__ import annotations
@@ -49,20 +51,9 @@ from bench import generate as generator
 from loader.parser import parse_file
 
 MIN_PAPERS = 3  # a word (or word triple) used by fewer real papers is rare
-WORD = re.compile(r"[^\W_]+")  # a run of letters and digits: what both engines index as one word
-CONSONANTS, VOWELS = generator.CONSONANTS, generator.VOWELS
-SYLLABLES = [c + v for c in CONSONANTS for v in VOWELS]
+words, WORD, STOP_WORDS = generator.words, generator.WORD, generator.STOP_WORDS
+SYLLABLES = generator.SYLLABLES
 STAND_IN_SYLLABLES = 5  # made-up paper names have 4: a stand-in never looks like one
-# For the audit's word triples: a triple with one of these is generic ("of the pre", "we propose a").
-STOP_WORDS = frozenset(
-    """a an and are as at be been both but by can do does each for from has have how i e in into is it its
-    may more most not of on one only or other our over such than that the their these this through to
-    two under using via was we were what when where which while who will with without""".split()
-)
-
-
-def words(text: str) -> list[str]:
-    return [w.lower() for w in WORD.findall(text)]
 
 
 def real_papers(source: Path = generator.SOURCE) -> dict[str, tuple[str, str]]:
@@ -193,17 +184,14 @@ def generate(
     with tempfile.TemporaryDirectory(prefix="honest-source-") as folder:
         copy = honest_source(Path(folder), source, min_papers)
         try:
-            return generator.generate(papers, out, dumps, seed, repeat, jobs=jobs, source=copy)
+            return generator.generate(
+                papers, out, dumps, seed, repeat, jobs=jobs, source=copy, rare_below=min_papers
+            )
         finally:
             generator.load_model.cache_clear()
 
 
 # ----------------------------------------------------------------------------- audit
-
-
-def _triples(tokens: list[str]) -> set[tuple[str, str, str]]:
-    """Triples of adjacent words, none of them a stop word."""
-    return {t for t in zip(tokens, tokens[1:], tokens[2:]) if not STOP_WORDS.intersection(t)}
 
 
 def audit(
@@ -226,7 +214,7 @@ def audit(
     rare_words = {w for w, n in frequencies.items() if n < min_papers}
     triple_counts: Counter[tuple[str, str, str]] = Counter()
     for text in texts:
-        triple_counts.update(_triples(words(text)))
+        triple_counts.update(generator.content_triples(words(text)))
     rare_triples = {t for t, n in triple_counts.items() if n < min_papers}
     query_words = [(kind, q, set(words(q))) for kind, q in queries]
 
@@ -250,7 +238,7 @@ def audit(
             tokens = words(f"{title}\n{abstract}")
             present = set(tokens)
             seen_words.update(present & rare_words)
-            seen_triples |= _triples(tokens) & rare_triples
+            seen_triples |= generator.content_triples(tokens) & rare_triples
             for index, (_, _, needed) in enumerate(query_words):
                 if needed and needed <= present:
                     holding[index] += 1

@@ -330,7 +330,8 @@ def render(results: list[dict]) -> str:
             f"Crowd check ({_n(audit['read'])} of {_n(audit['synthetic'])} synthetic papers read): they hold "
             f"{audit['rare_words_in_crowd']} of the {audit['rare_words']} words used by fewer than 3 real papers, "
             f"and {audit['rare_triples_in_crowd']} of their {audit['rare_triples']} triples of adjacent words "
-            "without a stop word used by fewer than 3 (the crowd shares sequences of common words; see bench/relevance/crowd.py).",
+            "without a stop word used by fewer than 3 (an honest crowd writes none within a sentence: these are where "
+            "two sentences meet and in the generator's own link sentences; see bench/relevance/crowd.py).",
         ]
         if audit["rare_words_seen"]:
             note = (
