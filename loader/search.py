@@ -62,9 +62,10 @@ class Term:
         """True for a prefix and a word (`pre-training`): the loader indexes every paper that writes them
         with a hyphen or a space under the joined word too (`loader.text.compound_terms`), so the joined
         word alone finds them, without a phrase query over two very common words (140 ms of a query at
-        a million papers)."""
+        a million papers). Not in one column (`title:`, and a broad query's title candidates): the joined
+        words are indexed apart from the title and the abstract."""
         first, second = (word.lower() for word in self.words) if len(self.words) == 2 else ("", "")
-        return first in COMPOUND_PREFIXES and second not in STOPWORDS
+        return self.column is None and first in COMPOUND_PREFIXES and second not in STOPWORDS
 
     def _with_prefix(self, words: tuple[str, ...], expand: Expand | None) -> str:
         """The words quoted, a prefix search of the last one if asked for, or (when `expand` finds
@@ -292,6 +293,8 @@ def match_boost(text: str | None, title: str | None, abstract: str | None) -> fl
     - together: the share of neighbouring query words that stand next to
       each other in the text (`1.3 million`, `transfer learning`);
     - in title: the share of neighbouring query words together in the title.
+    Two neighbouring words written as one (`semi supervised` in `Semisupervised`, not `1.3` in `13`)
+    are together, and exact.
     Applied to the best candidates only, so its cost does not grow with the corpus.
     """
     words = _boost_words(text)
@@ -299,11 +302,23 @@ def match_boost(text: str | None, title: str | None, abstract: str | None) -> fl
         return 1.0
     title = as_stored(title).lower()
     body = f"{title}\n{as_stored(abstract).lower()}"
-    exact = sum(_found((w,), body) for w in words) / len(words)
     pairs = list(zip(words, words[1:]))
-    together = sum(_found(pair, body) for pair in pairs) / len(pairs) if pairs else exact
-    in_title = sum(_found(pair, title) for pair in pairs) / len(pairs) if pairs else 0.0
+    one_word = {pair for pair in pairs if _as_one_word(pair, body)}
+    in_one_word = {word for pair in one_word for word in pair}
+    exact = sum(word in in_one_word or _found((word,), body) for word in words) / len(words)
+    together = sum(pair in one_word or _found(pair, body) for pair in pairs) / len(pairs) if pairs else exact
+    in_title = sum(_together(pair, title) for pair in pairs) / len(pairs) if pairs else 0.0
     return 1.0 + 0.5 * exact + 0.5 * together + 0.5 * in_title
+
+
+def _together(pair: tuple[str, str], text: str) -> bool:
+    """True when the two words stand next to each other in `text`, or written as one."""
+    return _found(pair, text) or _as_one_word(pair, text)
+
+
+def _as_one_word(pair: tuple[str, str], text: str) -> bool:
+    """True when two words of letters stand in `text` written as one (`layerwise`); numbers are not joined."""
+    return pair[0].isalpha() and pair[1].isalpha() and _found((pair[0] + pair[1],), text)
 
 
 def title_score(text: str | None, title: str | None) -> float:
@@ -312,29 +327,42 @@ def title_score(text: str | None, title: str | None) -> float:
     Negative like FTS5's bm25() (lower is better). A term is found when every
     one of its words starts a title word, or its stem does (the word less up to
     three letters, at least four kept) so `optimized` finds `Optimizing`; a
-    prefix term's words must start a title word as typed.
+    prefix term's words must start a title word as typed. A compound is found
+    written in one word too (`semi-supervised` in `Semisupervised Parsing`).
     """
     lowered = as_stored(title).lower()
     found = 0
-    for term in _title_stems(text):  # a plain loop: generators cost more than the search on a thousand titles
-        for stem in term:
-            if not _starts_word(stem, lowered):
+    for spellings in _title_stems(text):  # plain loops: generators cost more than the search on a thousand titles
+        for stems in spellings:
+            for stem in stems:
+                if not _starts_word(stem, lowered):
+                    break
+            else:
+                found += 1
                 break
-        else:
-            found += 1
     return -1.0 - found
 
 
 @lru_cache(maxsize=256)
-def _title_stems(text: str | None) -> tuple[tuple[str, ...], ...]:
-    """Each term's stems, lower-cased. A term with a stem that is not all alphanumeric
-    (`İ` lower-cases to `i` and a combining dot) can start no title word, so it is left out."""
-    stems = (
-        tuple(w.lower() if term.prefix else w.lower()[: max(4, len(w) - 3)] for w in term.words)
-        for term in parse(text)
-        if not _is_stopword(term)
-    )
-    return tuple(term for term in stems if all(stem.isalnum() for stem in term))
+def _title_stems(text: str | None) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """Each term's spellings as stems, lower-cased: its words, and a compound's joined word.
+
+    A spelling with a stem that is not all alphanumeric (`İ` lower-cases to `i`
+    and a combining dot) can start no title word, so it is left out, and so is a
+    term with no spelling left.
+    """
+    terms = []
+    for term in parse(text):
+        if _is_stopword(term):
+            continue
+        spellings = [term.words]
+        if len(term.words) > 1 and not term.phrase:
+            spellings.append((joined(" ".join(term.words)),))
+        stems = (tuple(w.lower() if term.prefix else w.lower()[: max(4, len(w) - 3)] for w in words) for words in spellings)
+        kept = tuple(spelling for spelling in stems if all(stem.isalnum() for stem in spelling))
+        if kept:
+            terms.append(kept)
+    return tuple(terms)
 
 
 def _starts_word(stem: str, text: str) -> bool:

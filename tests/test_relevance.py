@@ -44,3 +44,17 @@ def test_never_worse_than_the_baseline_on_any_class(report):
 
 def test_related_pairs_found(report):
     assert report.related_found / report.related_total >= 0.75, report.table()
+
+
+def test_the_ablation_can_switch_off_every_technique_of_the_shipped_search():
+    """The ablation edits the `search` SQL by text: an edit that no longer applies must fail here, not in a docs run."""
+    import yaml
+
+    from bench.relevance.ablation import NONE, fts_any_plain, fts_query_plain, variant_metadata
+    from loader.site import METADATA
+
+    metadata = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+    sql = variant_metadata(metadata, NONE)["databases"]["papers"]["queries"]["search"]["sql"]
+    assert "match_boost(" not in sql and "exact_phrases(" not in sql and "fts_query_plain(:q)" in sql
+    assert fts_query_plain("pre-training") == '"pre training"'  # the phrase alone, no joined word
+    assert fts_any_plain("pre-training") == '("pre training")'

@@ -160,3 +160,10 @@ async def test_a_prefix_compound_finds_every_spelling_through_the_joined_word_al
         "/papers/search.json", params={"q": "pre-training", "_shape": "array"}
     )
     assert {row["title"] for row in response.json() if row["matched"] == 0} == {"Spaced", "Hyphenated", "Joined"}
+
+
+def test_match_boost_finds_two_words_written_as_one():
+    # exact 1 (both words, in the joined word), together 1, in title 1: 1 + 0.5 * 3
+    assert match_boost("semi supervised", "Semisupervised Parsing", "") == 2.5
+    assert match_boost("semi supervised", "Parsing", "semisupervised") == 2.0  # not in the title
+    assert match_boost("1 3", "", "13") == 1.0  # numbers are not joined: 1.3 is not 13

@@ -66,7 +66,7 @@ from bench.relevance.evaluate import (
 )
 from loader.build import build
 from loader.schema import FTS_COLUMNS, FTS_TABLE, FTS_TOKENIZE, PAPERS
-from loader.search import Term, any_term, every_term, parse, to_fts_any, to_fts_query
+from loader.search import Expand, Term, any_term, every_term, parse, to_fts_any, to_fts_query
 from loader.site import METADATA, PLUGINS, ROOT, STATIC, TEMPLATES, datasette_instance, settings
 
 METRICS = ("R@1", "R@5", "MRR")  # the order of Scores.summary
@@ -129,7 +129,7 @@ HALVES: list[tuple[str, tuple[str, ...]]] = [
 # What a switched-off technique does to the `search` SQL: (text, replacement); the text must be there.
 SQL_EDITS: dict[str, list[tuple[str, str]]] = {
     "compound_query": [("fts_query(:q)", "fts_query_plain(:q)"), ("fts_any(:q)", "fts_any_plain(:q)")],
-    "weights": [("bm25(papers_fts, 10.0, 1.0, 2.0)", "bm25(papers_fts, 1.0, 1.0, 1.0)")],
+    "weights": [("bm25(papers_fts, 10.0, 1.0, 2.0, 0.0)", "bm25(papers_fts, 1.0, 1.0, 1.0, 0.0)")],
     "fallback": [("(select count(*) from every_word) < 10", "(select count(*) from every_word) < 0")],
     "boost": [("match_boost(:q, p.title, p.abstract)", "1.0")],
     "phrases": [("exact_phrases(:q, p.title, p.abstract)", "1")],
@@ -142,8 +142,8 @@ SQL_EDITS: dict[str, list[tuple[str, str]]] = {
 class _WithoutJoinedAlternate(Term):
     """A term rendered as `Term.fts` renders a quoted phrase: `pre-training` -> `"pre training"` only."""
 
-    def fts(self) -> str:
-        return Term(self.words, True, self.prefix, self.column).fts()
+    def fts(self, expand: Expand | None = None) -> str:
+        return Term(self.words, True, self.prefix, self.column).fts(expand)
 
 
 def _plain_terms(text: str | None) -> list[Term]:
