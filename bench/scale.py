@@ -1400,20 +1400,34 @@ def run(
         results["plot_note"] = "not requested (no --out)"
     results["markdown"] = render(results)
     if out is not None:
-        write_keeping_soak(Path(out), results["markdown"] + "\n")
+        write_section(Path(out), None, results["markdown"])
     return results
 
 
-# The soak run (bench/soak.py) owns what follows this marker in the same report.
+# Other runs own sections of the same report, in this order, each from its marker to the next:
+# the search against tantivy (bench/relevance/scale.py), then the soak (bench/soak.py).
+PEER_MARKER = "<!-- bench.relevance.scale writes below this line -->"
 SOAK_MARKER = "<!-- bench.soak writes below this line -->"
+SECTION_MARKERS = (PEER_MARKER, SOAK_MARKER)
 
 
-def write_keeping_soak(path: Path, markdown: str) -> None:
-    """Write the report, keeping the soak section an earlier run appended."""
+def write_section(path: Path, marker: str | None, markdown: str) -> None:
+    """Write one run's part of a shared report (`marker` None: the head, before every marker), keeping the others'."""
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    kept = old[old.index(SOAK_MARKER) :] if SOAK_MARKER in old else ""
+    found = sorted((old.index(m), m) for m in SECTION_MARKERS if m in old)
+    bounds = [0, *(at for at, _ in found), len(old)]
+    owners = [None, *(m for _, m in found)]
+    parts = {
+        owner: old[start:end].removeprefix(owner or "").strip("\n")
+        for owner, start, end in zip(owners, bounds, bounds[1:])
+    }
+    parts[marker] = markdown.strip("\n")
+    text = parts.get(None, "")
+    for owner in SECTION_MARKERS:
+        if owner in parts:
+            text = text + "\n\n" + owner + "\n\n" + parts[owner]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown + ("\n" + kept if kept else ""), encoding="utf-8")
+    path.write_text(text.lstrip("\n") + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

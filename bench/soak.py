@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.scale import HOST, SOAK_MARKER, BenchError, answers, environment, free_port, load, process
+from bench.scale import HOST, SOAK_MARKER, BenchError, answers, environment, free_port, load, process, write_section
 from loader.site import serve_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,13 +72,6 @@ def render(results: list[dict], db: Path, seconds: float, connections: int) -> s
     return "\n".join(lines + ["", f"Result: {verdict}", ""])
 
 
-def write_section(path: Path, markdown: str) -> None:
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    before = old[: old.index(SOAK_MARKER)] if SOAK_MARKER in old else old
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(before.rstrip("\n") + "\n\n" + SOAK_MARKER + "\n\n" + markdown, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, default=ROOT / "data" / "papers.db")
@@ -95,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     markdown = render(results, args.db, args.seconds, args.connections)
     if args.out:
-        write_section(args.out, markdown)
+        write_section(args.out, SOAK_MARKER, markdown)
     print(markdown)
     return 1 if failures(results) else 0
 

@@ -123,7 +123,7 @@ def test_report_and_extrapolation(results):
     for metric in ("build_seconds", "db_mb", "floor_seconds", "ots_seconds"):
         assert number(r["extrapolation"][metric]["loglog"]) and r["extrapolation"][metric]["loglog"] > 0
     markdown = (folder / "benchmarks.md").read_text(encoding="utf-8")
-    assert markdown == r["markdown"] + "\n"
+    assert markdown == r["markdown"].rstrip("\n") + "\n"  # one newline at the end of the file
     for heading in ("## 1,000 papers", "### Latency", "### Load", "## Summary", "10M extrapolation"):
         assert heading in markdown
     assert "ours/floor" in markdown and "search: phrase" in markdown
@@ -155,7 +155,7 @@ Transfer/sec:    511.00KB
 
 def test_soak_reports_no_failed_responses_and_survives_a_scale_report(papers_db, tmp_path):
     from bench import soak
-    from bench.scale import SOAK_MARKER, write_keeping_soak
+    from bench.scale import PEER_MARKER, SOAK_MARKER, write_section
 
     out = tmp_path / "benchmarks.md"
     out.write_text("# Scale\n\nearlier report\n", encoding="utf-8")
@@ -168,5 +168,33 @@ def test_soak_reports_no_failed_responses_and_survives_a_scale_report(papers_db,
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert int(cells[1].replace(",", "")) > 0 and cells[5:] == ["0", "0", "0"], row
     soak_section = text[text.index(SOAK_MARKER):]
-    write_keeping_soak(out, "# Scale\n\nnewer report\n")  # what bench.scale does
+    write_section(out, None, "# Scale\n\nnewer report\n")  # what bench.scale does
     assert out.read_text(encoding="utf-8") == "# Scale\n\nnewer report\n\n" + soak_section
+    write_section(out, PEER_MARKER, "## Against tantivy\n\nfirst\n")  # bench.relevance.scale: before the soak
+    peer_section = f"{PEER_MARKER}\n\n## Against tantivy\n\nfirst\n\n"
+    assert out.read_text(encoding="utf-8") == "# Scale\n\nnewer report\n\n" + peer_section + soak_section
+    write_section(out, None, "# Scale\n\nnewest\n")
+    write_section(out, PEER_MARKER, "## Against tantivy\n\nsecond\n")
+    assert out.read_text(encoding="utf-8") == "# Scale\n\nnewest\n\n" + peer_section.replace("first", "second") + soak_section
+
+
+def test_the_relevance_scale_run_reports_every_class_for_ours_and_tantivy(tmp_path):
+    """`make bench-relevance-scale` end to end on 500 synthetic papers: the report and its section of benchmarks.md."""
+    from bench.relevance import scale as relevance_scale
+    from bench.relevance.evaluate import load_judgements
+    from bench.scale import PEER_MARKER
+
+    report, benchmarks = tmp_path / "relevance-scale.md", tmp_path / "benchmarks.md"
+    benchmarks.write_text("# Scale\n\nearlier report\n", encoding="utf-8")
+    argv = ["--papers", "500", "--warmups", "0", "--repeats", "1", "--out", str(report), "--benchmarks", str(benchmarks)]
+    assert relevance_scale.main(argv) == 0
+    classes = {query.kind for query in load_judgements()[0]} | {"**all**", "**held-out all**"}
+    for text in (report.read_text(encoding="utf-8"), benchmarks.read_text(encoding="utf-8")):
+        rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ") and "---" not in line}
+        assert classes <= set(rows), classes - set(rows)
+        name_row = [cell.strip() for cell in rows["name"].strip("|").split("|")]
+        assert name_row[2] == name_row[3] == "1.000"  # every name query finds its paper, in both engines
+        assert all(float(cell) > 0 for cell in name_row[6:])  # ours and tantivy timed
+    text = benchmarks.read_text(encoding="utf-8")
+    assert text.startswith("# Scale\n\nearlier report\n\n" + PEER_MARKER) and "### 500 synthetic papers" in text
+    assert "Errors of ours (answers other than 200): none." in report.read_text(encoding="utf-8")

@@ -56,7 +56,7 @@ from urllib.parse import urlencode
 from bench.relevance import crowd
 from bench.relevance.evaluate import DEPTH, HELD_OUT_ALL, Query, Scores, groups, load_judgements, row_order
 from bench.relevance.peer import build_index
-from bench.scale import HOST, BenchError, datasette, free_port
+from bench.scale import HOST, PEER_MARKER, BenchError, datasette, free_port, write_section
 from loader.build import build
 from loader.site import ROOT
 
@@ -310,21 +310,8 @@ def render(results: list[dict]) -> str:
             + (f" (FTS5 tables {r['ours_fts_bytes'] / 1e6:.0f} MB)" if r.get("ours_fts_bytes") else "")
             + f" | {r['peer_bytes'] / 1e6:.0f} MB index (title stored, abstract indexed only) |",
             "",
-            "| class | queries | ours R@5 | tantivy R@5 | ours MRR | tantivy MRR | ours p50 ms | ours p95 ms | tantivy p50 ms | tantivy p95 ms |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            *class_table(r),
         ]
-        kinds = sorted(r["ours"], key=row_order)
-        for kind in kinds:
-            o, p = r["ours"][kind], r["peer"][kind]
-            _, o5, omrr = o["scores"].summary
-            _, p5, pmrr = p["scores"].summary
-            n = len(o["scores"].reciprocal_ranks)
-            name = f"**{kind}**" if kind in ("all", HELD_OUT_ALL) else kind
-            lines.append(
-                f"| {name} | {n} | {o5:.3f} | {p5:.3f} | {omrr:.3f} | {pmrr:.3f} | "
-                f"{percentile(o['ms'], 0.5):.1f} | {percentile(o['ms'], 0.95):.1f} | "
-                f"{percentile(p['ms'], 0.5):.2f} | {percentile(p['ms'], 0.95):.2f} |"
-            )
         lines += [
             "",
             f"Crowd check ({_n(audit['read'])} of {_n(audit['synthetic'])} synthetic papers read): they hold "
@@ -369,6 +356,49 @@ def render(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def class_table(r: dict) -> list[str]:
+    """One size's table: per class, R@5, MRR and latency of ours and of tantivy."""
+    lines = [
+        "| class | queries | ours R@5 | tantivy R@5 | ours MRR | tantivy MRR | ours p50 ms | ours p95 ms | tantivy p50 ms | tantivy p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for kind in sorted(r["ours"], key=row_order):
+        o, p = r["ours"][kind], r["peer"][kind]
+        _, o5, omrr = o["scores"].summary
+        _, p5, pmrr = p["scores"].summary
+        n = len(o["scores"].reciprocal_ranks)
+        name = f"**{kind}**" if kind in ("all", HELD_OUT_ALL) else kind
+        lines.append(
+            f"| {name} | {n} | {o5:.3f} | {p5:.3f} | {omrr:.3f} | {pmrr:.3f} | "
+            f"{percentile(o['ms'], 0.5):.1f} | {percentile(o['ms'], 0.95):.1f} | "
+            f"{percentile(p['ms'], 0.5):.2f} | {percentile(p['ms'], 0.95):.2f} |"
+        )
+    return lines
+
+
+def benchmarks_section(results: list[dict], report: Path | None) -> str:
+    """The part of docs/benchmarks.md this run owns: every size's class table, the rest in the full report."""
+    where = f" ([{report.name}]({report.name}))" if report else ""
+    lines = [
+        "## Search against tantivy, the real papers hidden in a crowd",
+        "",
+        f"Written by `python -m bench.relevance.scale` (part of `make bench`){where}: the judged queries over the "
+        "255 real papers hidden among synthetic ones (an honest crowd), ours over HTTP of one server process, "
+        "tantivy 0.27 in-process over the same rows (`en_stem`, BM25, title boosted 10, words OR-ed).",
+    ]
+    for r in results:
+        lines += [
+            "",
+            f"### {_n(r['papers'])} synthetic papers + the real ones",
+            "",
+            f"Build: ours {r['ours_build_seconds']:.0f} s (dumps → database, {r['ours_bytes'] / 1e6:.0f} MB), "
+            f"tantivy {r['peer_build_seconds']:.0f} s (database rows → index, {r['peer_bytes'] / 1e6:.0f} MB).",
+            "",
+            *class_table(r),
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def _version(package: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -394,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmups", type=int, default=WARMUPS)
     parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--per-query", action="store_true", help="also print each query's rank, ours and tantivy, to stderr")
+    parser.add_argument("--benchmarks", type=Path, help="also write every size's class table into this report (docs/benchmarks.md)")
     args = parser.parse_args(argv)
     try:
         sizes = [int(part.replace("_", "")) for part in args.papers.split(",") if part.strip()]
@@ -419,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(report, encoding="utf-8")
         log(f"wrote {args.out}")
+    if args.benchmarks:
+        write_section(args.benchmarks, PEER_MARKER, benchmarks_section(results, args.out))
+        log(f"wrote its section of {args.benchmarks}")
     else:
         print(report)
     return 0
