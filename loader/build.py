@@ -31,7 +31,7 @@ from .counts import store_counts, stored_counts, track_counts
 from .health import unusable
 from .lock import OnWait, build_lock
 from .parser import Page, parse_month_day, quoted
-from .records import DumpDone, Rows, interleave, rows_of_dumps
+from .records import DumpDone, Rows, interleave
 from .related import refresh_word_rarity, track_sample
 from .schema import (
     APPEARANCES,
@@ -40,7 +40,9 @@ from .schema import (
     FILTERS_SINCE,
     FTS_TABLE,
     LINKS,
+    PAPER_VECTORS,
     SCHEMA_VERSION,
+    VECTORS_SINCE,
     YEAR_TOKEN,
     create_fts_triggers,
     create_indexes,
@@ -49,6 +51,7 @@ from .schema import (
     rebuild_fts,
     schema_version,
 )
+from .vectors import fill_missing_vectors, outdated_by, rows_with_vectors, vectors_table, write_vectors
 from .worker import in_worker
 
 Progress = Callable[[int], None]
@@ -270,7 +273,10 @@ def _build_locked(
             if parallel is None:
                 parallel = sum(dump.size for dump in work_plan.to_load) >= PARALLEL_BYTES
             # A load into an empty database touches every paper: no need to list them.
-            touched, warnings = _load_dumps(db, work_plan, progress, parallel, track=not bulk)
+            touched, warnings = _load_dumps(db, work_plan, progress, parallel, bulk, db_path)
+            # Vectors the parsers did not make: every paper's, for a database made before them.
+            if not bulk:
+                fill_missing_vectors(db.conn, None if 0 < version < VECTORS_SINCE else touched)
             if bulk:
                 create_indexes(db, (APPEARANCES, LINKS))  # what refreshing the papers looks up
             touched |= _update_captures(db, overrides, track=not bulk)
@@ -484,9 +490,14 @@ def open_elsewhere(path: Path) -> bool:
 
 
 def _load_dumps(
-    db: sqlite_utils.Database, plan: Plan, progress: Progress | None, parallel: bool, track: bool
+    db: sqlite_utils.Database, plan: Plan, progress: Progress | None, parallel: bool, bulk: bool, published: Path
 ) -> tuple[set[int], dict[str, list[str]]]:
-    """Stream each new or changed dump into the tables; return the ids of papers touched, and warnings by dump."""
+    """Stream each new or changed dump into the tables; return the ids of papers touched, and warnings by dump.
+
+    Not `bulk`, the papers `published` holds unchanged with their vectors are not embedded again.
+    """
+    track = not bulk
+    unembedded: set[int] = set()
     touched: set[int] = set()
     warnings: dict[str, list[str]] = {}
     for dump in plan.changed:
@@ -495,12 +506,13 @@ def _load_dumps(
     dumps = {dump.name: dump for dump in plan.to_load}
     sources = [(dump.path, dump.name) for dump in plan.to_load]
     done = 0
-    with closing(_rows(sources, parallel)) as parts:
+    with vectors_table(db.conn, bulk) as vectors, closing(_rows(sources, parallel, None if bulk else published)) as parts:
         for name, part in parts:
             if isinstance(part, Rows):
-                ids = _write_rows(db, part)
+                ids, outdated = _write_rows(db, part, vectors)
                 if track:
                     touched |= ids
+                unembedded |= outdated
                 if progress:
                     progress(part.read - done)
                 done = part.read
@@ -508,15 +520,19 @@ def _load_dumps(
                 _write_dump_row(db, dumps[name], part.page, part.count)
                 warnings[name] = _repeats(db, dumps[name])
                 done = 0
+    fill_missing_vectors(db.conn, unembedded)
     return touched, warnings
 
 
-def _rows(sources: list[tuple[Path, str]], parallel: bool) -> Iterator[tuple[str, Rows | DumpDone]]:
-    """The dumps' rows, computed here or shared between `PARSERS` child processes."""
+def _rows(
+    sources: list[tuple[Path, str]], parallel: bool, published: Path | None
+) -> Iterator[tuple[str, Rows | DumpDone]]:
+    """The dumps' rows and vectors, computed here or shared between `PARSERS` child processes."""
+    known = str(published) if published else None
     if not parallel:
-        yield from rows_of_dumps(sources)
+        yield from rows_with_vectors(sources, (0, 1), known)
         return
-    shares = [in_worker(rows_of_dumps, sources, (k, PARSERS)) for k in range(PARSERS)]
+    shares = [in_worker(rows_with_vectors, sources, (k, PARSERS), known) for k in range(PARSERS)]
     try:
         yield from interleave(shares, len(sources))
     finally:
@@ -537,9 +553,14 @@ def _repeats(db: sqlite_utils.Database, dump: DumpFile) -> list[str]:
     return [f"{dump.path}: {quoted(title)} is listed more than once (positions {positions})" for title, positions in rows]
 
 
-def _write_rows(db: sqlite_utils.Database, rows: Rows) -> set[int]:
-    """Write one batch; a paper already known gets its text replaced only when the text changed."""
+def _write_rows(db: sqlite_utils.Database, rows: Rows, vectors: str) -> tuple[set[int], set[int]]:
+    """Write one batch; a paper already known gets its text replaced only when the text changed.
+
+    Its vectors go to the table `vectors`. Returns the ids of its papers, and of those whose
+    stored vector it made outdated (dropped).
+    """
     conn = db.conn
+    outdated = outdated_by(conn, rows)
     conn.executemany(
         """insert into papers (id, title, abstract, title_key, search_terms, appearances, code_links, has_code)
         values (?, ?, ?, ?, ?, 0, 0, 0)
@@ -556,7 +577,9 @@ def _write_rows(db: sqlite_utils.Database, rows: Rows) -> set[int]:
         list(rows.repos.values()),
     )
     conn.executemany("insert or replace into links values (?, ?, ?, ?, ?, ?, ?, ?)", rows.links)
-    return {row[0] for row in rows.papers}
+    write_vectors(conn, rows.vectors, vectors)
+    conn.executemany(f"delete from {vectors} where paper_id = ?", [(paper,) for paper in outdated])
+    return {row[0] for row in rows.papers}, outdated
 
 
 _MAX_EXPLICIT_YEAR = (
@@ -804,6 +827,7 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: b
         )
     orphans = "select id from temp.touched where id not in (select paper_id from appearances)"
     conn.execute(f"delete from links where paper_id in ({orphans})")
+    conn.execute(f"delete from {PAPER_VECTORS.name} where paper_id in ({orphans})")
     conn.execute(f"delete from papers where id in ({orphans})")
     code_kind = "kind" if every_paper else "+kind"
     conn.execute(_COUNT_CODE_LINKS.format(kind=code_kind, only_touched=only_touched.format("paper_id")))

@@ -32,6 +32,7 @@ class Rows:
     appearances: list[tuple] = field(default_factory=list)  # as the table's columns
     links: list[tuple] = field(default_factory=list)  # as the table's columns
     repos: dict[str, tuple] = field(default_factory=dict)  # id -> (id, host, owner, name, url)
+    vectors: list[tuple[int, bytes]] = field(default_factory=list)  # (paper id, int8 vector): see loader.vectors
     read: int = 0  # bytes of the dump read so far, for a progress bar
 
 

@@ -165,7 +165,18 @@ ROW_COUNTS = Table(
     not_null=frozenset({"rows"}),
 )
 
-TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, WORD_RARITY, CORPUS, ROW_COUNTS)
+PAPER_VECTORS = Table(
+    "paper_vectors",
+    {
+        "paper_id": int,
+        "vector": bytes,  # 256 int8 components: the paper's meaning, for search by meaning (loader/embed.py)
+    },
+    pk="paper_id",
+    foreign_keys=(("paper_id", "papers", "id"),),
+    not_null=frozenset({"vector"}),
+)
+
+TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, WORD_RARITY, CORPUS, ROW_COUNTS, PAPER_VECTORS)
 # Tables earlier versions made that this one does not; `create_schema` drops them.
 OBSOLETE_TABLES = ("related",)  # version 1 stored related papers at build time
 # Indexes of version 4 and earlier that wider ones of this version replace.
@@ -174,10 +185,12 @@ OBSOLETE_INDEXES = ("idx_appearances_paper_id", "idx_papers_published_year")
 # (version 2 lacked dumps.max_explicit_year, size and mtime_ns, which `create_schema` adds and
 # `loader.build` fills; version 3 lacked row_counts, which the next build fills; version 4 lacked
 # papers.search_filters, and its FTS index that column, so the next build derives and indexes them;
-# version 5 lacked the counts of papers in dumps, which the next build makes from every paper).
-SCHEMA_VERSION = 6
+# version 5 lacked the counts of papers in dumps, which the next build makes from every paper;
+# version 6 lacked paper_vectors, which the next build fills for every paper).
+SCHEMA_VERSION = 7
 FILTERS_SINCE = 5  # the first version whose FTS index holds search_filters
 DUMP_COUNTS_SINCE = 6  # the first version that kept dumps.papers, with_code and only_here
+VECTORS_SINCE = 7  # the first version with paper_vectors
 
 FTS_TABLE = "papers_fts"
 FTS_COLUMNS = ("title", "abstract", "search_terms", "search_filters")

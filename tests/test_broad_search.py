@@ -40,7 +40,7 @@ def broad_word(db) -> tuple[str, int]:
 
 async def test_a_broad_query_ranks_a_sample_by_title(corpus):
     word, matches = broad_word(corpus)
-    response = await datasette_instance(corpus).client.get("/papers/search.json", params={"q": word, "_shape": "array"})
+    response = await datasette_instance(corpus).client.get("/papers/search.json", params={"q": word, "_shape": "array", "mode": "words"})
     assert response.status_code == 200
     rows = response.json()
     assert len(rows) == 50 and matches > 1000
@@ -83,7 +83,7 @@ async def test_a_phrase_common_in_other_forms_is_checked_in_the_first_stem_match
     expected = {title for _, title, abstract in window if "training model" in abstract}
     assert 0 < len(expected) < 22  # some of the 22 exact papers fall beyond the window
     response = await datasette_instance(variants).client.get(
-        "/papers/search.json", params={"q": '"training model"', "_shape": "array"}
+        "/papers/search.json", params={"q": '"training model"', "_shape": "array", "mode": "words"}
     )
     assert response.status_code == 200
     assert {row["title"] for row in response.json()} == expected
@@ -123,7 +123,7 @@ async def test_the_some_words_tier_ranks_every_match_of_the_rare_words_instead_o
     assert len(quokkas) == 5 and network == 6000 > RARE_BUDGET
     assert any(pid > thousandth for pid in quokkas), "the sample would have held every quokka paper: no test"
     response = await datasette_instance(db).client.get(
-        "/papers/search.json", params={"q": "quokkas network zyzzyva", "_shape": "array"}
+        "/papers/search.json", params={"q": "quokkas network zyzzyva", "_shape": "array", "mode": "words"}
     )
     assert response.status_code == 200
     rows = response.json()
@@ -159,7 +159,7 @@ async def test_a_broad_query_puts_the_papers_with_every_word_in_the_title_first_
     ).fetchone()[0]
     conn.close()
     assert beyond >= 1, "the sample would have held every titled paper: no test"
-    response = await datasette_instance(db).client.get("/papers/search.json", params={"q": "alpha beta", "_shape": "array"})
+    response = await datasette_instance(db).client.get("/papers/search.json", params={"q": "alpha beta", "_shape": "array", "mode": "words"})
     assert response.status_code == 200
     assert [row["title"] for row in response.json()[:5]] == titled  # written shortest first
 
@@ -186,7 +186,7 @@ async def test_a_broad_compound_query_finds_the_titles_that_write_it_with_a_hyph
     title: the titles that write it in two words are found by the phrase, in the title only."""
     db, titled = crowd_with_hyphenated_titles
     site = datasette_instance(db)
-    response = await site.client.get("/papers/search.json", params={"q": "semi-supervised", "_shape": "array"})
+    response = await site.client.get("/papers/search.json", params={"q": "semi-supervised", "_shape": "array", "mode": "words"})
     assert [row["title"] for row in response.json()[:5]] == titled  # written shortest first
-    response = await site.client.get("/papers/search.json", params={"q": "title:semi-supervised", "_shape": "array"})
+    response = await site.client.get("/papers/search.json", params={"q": "title:semi-supervised", "_shape": "array", "mode": "words"})
     assert sorted(row["title"] for row in response.json()) == sorted(titled)

@@ -82,11 +82,25 @@ def phrases_by_whole_text_regex(query: str | None, title: str | None, abstract: 
 
 
 def title_score_by_splitting(query: str | None, title: str | None) -> float:
-    """-(1 + the terms whose every stem starts one of the title's words)."""
+    """-(1 + the terms whose every stem starts one of the title's words, or, for a compound, whose
+    words written together do)."""
     words = WORD.findall((title or "").lower())
-    terms = [t for t in parse(query) if not (len(t.words) == 1 and t.words[0].lower() in STOPWORDS)]
-    stems = [[w.lower() if t.prefix else w.lower()[: max(4, len(w) - 3)] for w in t.words] for t in terms]
-    return -1.0 - sum(all(any(word.startswith(stem) for word in words) for stem in term) for term in stems)
+
+    def stem(word: str, prefix: bool) -> str:
+        return word.lower() if prefix else word.lower()[: max(4, len(word) - 3)]
+
+    def starts_a_word(stems: list[str]) -> bool:
+        return all(any(word.startswith(s) for word in words) for s in stems)
+
+    found = 0
+    for t in parse(query):
+        if len(t.words) == 1 and t.words[0].lower() in STOPWORDS:
+            continue
+        spellings = [[stem(w, t.prefix) for w in t.words]]
+        if len(t.words) > 1 and not t.phrase:
+            spellings.append([stem("".join(t.words), t.prefix)])
+        found += any(starts_a_word(s) for s in spellings)
+    return -1.0 - found
 
 
 # Words whose stem or spelling differ a little, in any case, and characters whose lower case is

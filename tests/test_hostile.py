@@ -112,7 +112,7 @@ async def status_of(site, path: str) -> int:
 
 def test_every_saved_query_has_its_parameters_found(digest_before):  # digest taken first
     queries = saved_queries()
-    assert queries["search"] == ["has_code", "q", "year_from", "year_to"]
+    assert queries["search"] == ["has_code", "mode", "q", "year_from", "year_to"]
     assert queries["related"] == ["id"] and queries["repos_by_owner"] == ["owner"]
 
 

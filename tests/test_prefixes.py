@@ -35,7 +35,7 @@ def large(tmp_path_factory):
 
 
 async def search(db, q: str) -> list[dict]:
-    response = await datasette_instance(db).client.get("/papers/search.json", params={"q": q, "_shape": "array"})
+    response = await datasette_instance(db).client.get("/papers/search.json", params={"q": q, "_shape": "array", "mode": "words"})
     assert response.status_code == 200, response.text[:300]
     return response.json()
 

@@ -171,7 +171,8 @@ def test_everything_a_build_stores_is_valid_utf8(tmp_path: Path, dump):
     for table in tables:
         for row in conn.execute(f"select * from [{table}]"):
             for value in row:
-                if isinstance(value, bytes) and table != "papers_fts_data" and not table.endswith(("_idx", "_docsize")):
+                binary = table in ("papers_fts_data", "paper_vectors") or table.endswith(("_idx", "_docsize"))
+                if isinstance(value, bytes) and not binary:
                     value.decode("utf-8")  # raises on invalid UTF-8
                     checked += 1
     titles = {row[0].decode() for row in conn.execute("select title from papers")}

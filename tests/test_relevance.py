@@ -24,9 +24,10 @@ def test_judgements_cover_every_class_with_enough_queries():
     for query in queries:
         classes[query.kind] = classes.get(query.kind, 0) + 1
     assert len(queries) >= 40 and len(pairs) >= 10
-    tuned = {"compound", "partial", "title", "name", "number", "owner", "prefix", "paraphrase", "phrase"}
-    assert set(classes) == tuned | {"held-out partial", "held-out paraphrase"}
+    tuned = {"compound", "partial", "title", "name", "number", "owner", "prefix", "paraphrase", "phrase", "description"}
+    assert set(classes) == tuned | {"held-out partial", "held-out paraphrase", "held-out description"}
     assert min(classes.values()) >= 5 and classes["held-out partial"] == classes["held-out paraphrase"] == 15
+    assert classes["description"] >= 40 and classes["held-out description"] == 10
 
 
 def test_overall_targets(report):

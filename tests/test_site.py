@@ -38,8 +38,9 @@ async def get_json(site, path: str, **params):
     return response.json()
 
 
-async def search(site, q: str, **filters) -> list[dict]:
-    return await get_json(site, "/papers/search.json", q=q, _shape="array", **filters)
+async def search(site, q: str, mode: str = "words", **filters) -> list[dict]:
+    """The `search` saved query; by words unless told (test_meaning.py tests the other modes)."""
+    return await get_json(site, "/papers/search.json", q=q, _shape="array", mode=mode, **filters)
 
 
 def text_of(db: Path) -> dict[str, str]:
@@ -364,7 +365,7 @@ async def test_search_page_says_which_results_have_only_some_words(site):
     rows = await search(site, "linear probing")
     some = [row for row in rows if row["matched"] == 1]
     assert some and all(row["matched"] == 0 for row in rows[: len(rows) - len(some)])  # every-word results first
-    html = (await site.client.get("/papers/search", params={"q": "linear probing"})).text
+    html = (await site.client.get("/papers/search", params={"q": "linear probing", "mode": "words"})).text
     assert html.count("has some of your words") == len(some)
 
 

@@ -327,7 +327,7 @@ class Ablation:
 
 
 async def run(db: Path, folder: Path) -> Ablation:
-    queries = [query for query in load_judgements()[0] if groups(query)[1] == "all"]  # never the held-out ones
+    queries = [query for query in load_judgements()[0] if groups(query)[-1] == "all"]  # never held-out or descriptions
     _check_plain_functions(queries)
     metadata = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
     indexes: dict[tuple[bool, bool], Path] = {}

@@ -38,9 +38,11 @@ JUDGEMENTS = Path(__file__).with_name("queries.yml")
 # Queries written before the some-words tier was tuned, and never tuned on: reported on their own.
 HELD_OUT = Path(__file__).with_name("held_out.yml")
 HELD_OUT_PREFIX, HELD_OUT_ALL = "held-out ", "held-out all"
+OWN_ROW = ("description",)  # classes outside the totals (see `groups`)
 DOCS = ROOT / "docs" / "search.md"
 DEPTH = 10  # results looked at per query
 TABLE_START, TABLE_END = "<!-- relevance:start -->", "<!-- relevance:end -->"
+MODES_START, MODES_END = "<!-- modes:start -->", "<!-- modes:end -->"
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,14 @@ def load_judgements(path: Path = JUDGEMENTS) -> tuple[list[Query], list[tuple[st
     return queries, pairs
 
 
-def groups(query: Query) -> tuple[str, str]:
-    """The rows a query counts in: its class, and "all" (tuned) or "held-out" (never tuned on)."""
+def groups(query: Query) -> tuple[str, ...]:
+    """The rows a query counts in: its class, and "all" (tuned) or "held-out" (never tuned on).
+
+    A description (`OWN_ROW`) counts in its class only: it is written to be found by meaning, not
+    by the paper's words, and the totals stay those of the queries that use the paper's words.
+    """
+    if query.kind.removeprefix(HELD_OUT_PREFIX) in OWN_ROW:
+        return (query.kind,)
     return query.kind, HELD_OUT_ALL if query.kind.startswith(HELD_OUT_PREFIX) else "all"
 
 
@@ -155,8 +163,11 @@ def baseline_search(conn: sqlite3.Connection, q: str) -> list[str]:
     return [title for (title,) in rows]
 
 
-async def our_search(site, q: str) -> list[str]:
-    response = await site.client.get("/papers/search.json", params={"q": q, "_shape": "array"})
+MODES = ("words", "meaning", "both")  # the `search` query's `mode`; words is its default
+
+
+async def our_search(site, q: str, mode: str = "") -> list[str]:
+    response = await site.client.get("/papers/search.json", params={"q": q, "_shape": "array", "mode": mode})
     response.raise_for_status()
     return [row["title"] for row in response.json()][:DEPTH]
 
@@ -173,8 +184,8 @@ async def related_hits(site, db: Path, pairs: list[tuple[str, str]]) -> tuple[in
     return found, 2 * len(pairs)
 
 
-async def evaluate(db: Path, *, peer: bool = True) -> Report:
-    """Score ours and the baseline; with `peer`, tantivy too (it needs the `tantivy` package)."""
+async def evaluate(db: Path, *, peer: bool = True, mode: str = "") -> Report:
+    """Score ours (in `mode`, '' for the site's default) and the baseline; with `peer`, tantivy too."""
     queries, pairs = load_judgements()
     site = datasette_instance(db)
     base = baseline_index(db)
@@ -182,7 +193,7 @@ async def evaluate(db: Path, *, peer: bool = True) -> Report:
     baseline: dict[str, Scores] = defaultdict(Scores)
     misses = []
     for query in queries:
-        ranking = await our_search(site, query.q)
+        ranking = await our_search(site, query.q, mode)
         base_ranking = baseline_search(base, query.q)
         for kind in groups(query):
             ours[kind].add(ranking, query.expected)
@@ -220,8 +231,36 @@ def replace_between(path: Path, start_marker: str, end_marker: str, content: str
     path.write_text(text[:start] + "\n" + content + "\n" + text[end:], encoding="utf-8")
 
 
-def write_docs(report: Report, path: Path = DOCS) -> None:
+async def by_mode(db: Path) -> dict[str, dict[str, Scores]]:
+    """Ours in each mode: per class, its scores."""
+    queries, _ = load_judgements()
+    site = datasette_instance(db)
+    scores: dict[str, dict[str, Scores]] = {}
+    for mode in MODES:
+        scores[mode] = defaultdict(Scores)
+        for query in queries:
+            ranking = await our_search(site, query.q, mode)
+            for kind in groups(query):
+                scores[mode][kind].add(ranking, query.expected)
+    return scores
+
+
+def modes_table(scores: dict[str, dict[str, Scores]]) -> str:
+    """Recall@5 and MRR per class in each mode."""
+    lines = [
+        "| class | queries | " + " | ".join(f"{mode} R@5 | {mode} MRR" for mode in MODES) + " |",
+        "|---|---|" + "---|---|" * len(MODES),
+    ]
+    for kind in sorted(scores[MODES[0]], key=row_order):
+        name = f"**{kind}**" if kind in ("all", HELD_OUT_ALL) else kind
+        cells = [f"{scores[mode][kind].summary[i]:.3f}" for mode in MODES for i in (1, 2)]
+        lines.append(f"| {name} | {len(scores[MODES[0]][kind].reciprocal_ranks)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_docs(report: Report, modes: dict[str, dict[str, Scores]], path: Path = DOCS) -> None:
     replace_between(path, TABLE_START, TABLE_END, report.table())
+    replace_between(path, MODES_START, MODES_END, modes_table(modes))
 
 
 def main(argv: list[str]) -> None:
@@ -234,7 +273,10 @@ def main(argv: list[str]) -> None:
         db = Path(folder) / "papers.db"
         build(db, [ROOT / "data"])
         report = asyncio.run(evaluate(db, peer=not args.no_peer))
+        modes = asyncio.run(by_mode(db))
     print(report.table())
+    print()
+    print(modes_table(modes))
     if report.peer:
         print()
         print(report.peer_table())
@@ -242,7 +284,7 @@ def main(argv: list[str]) -> None:
         for q, kind, top in report.misses:
             print(f"\nMISS [{kind}] {q}\n  " + "\n  ".join(top))
     if args.write_docs:
-        write_docs(report)
+        write_docs(report, modes)
 
 
 if __name__ == "__main__":

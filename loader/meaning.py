@@ -1,0 +1,168 @@
+"""The papers nearest a query by meaning, on two cores, at a million papers.
+
+A server process holds, per database file version, each paper's binary code (the sign bits of
+its stored vector: 32 bytes, 32 MB at a million papers), its year and whether it has code;
+nothing else. A query is embedded (`loader.embed`), the papers that pass the filters are ranked
+by the Hamming distance of their codes to the query's (a XOR and a popcount over the array,
+about 15 ms at a million), and the nearest `SHORTLIST` are re-ranked by the cosine of their
+int8 vectors, read from the database by id. Binary codes keep about 96% of the nearest ten
+within a shortlist of a thousand (measured in docs/search.md); the re-ranking makes the order
+exact for those.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embed import DIMENSIONS, embedder, from_int8
+from .schema import PAPER_VECTORS, PAPERS
+
+SHORTLIST = 1000  # nearest by binary code, re-ranked by cosine
+NEAREST = 100  # papers a query returns at most
+LOAD_BATCH = 50_000  # vectors read at once while loading
+WORDS = 64  # of a query, at most: a description, not a document
+
+
+@dataclass(frozen=True)
+class VectorIndex:
+    ids: np.ndarray  # int64, sorted
+    codes: np.ndarray  # uint64 (n, DIMENSIONS // 64): sign bits
+    years: np.ndarray  # int16, 0 when unknown
+    has_code: np.ndarray  # bool
+
+    @classmethod
+    def of(cls, conn: sqlite3.Connection) -> VectorIndex:
+        """Read every paper's code, year and code flag: a scan of the vectors and of one papers index."""
+        ids, codes = [], []
+        cursor = conn.cursor()
+        cursor.row_factory = None  # plain tuples, past the server's budget for what a visitor's query returns
+        try:
+            cursor.execute(f"select paper_id, vector from {PAPER_VECTORS.name} order by paper_id")
+        except sqlite3.OperationalError:  # a database made before vectors: nothing to search by meaning
+            return cls.empty()
+        while rows := cursor.fetchmany(LOAD_BATCH):
+            ids.append(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
+            signs = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.int8).reshape(len(rows), DIMENSIONS) > 0
+            codes.append(np.packbits(signs, axis=1).view(np.uint64))
+        if not ids:
+            return cls.empty()
+        all_ids = np.concatenate(ids)
+        # Through the (published_year, has_code) index: it holds the id too, and is small.
+        rows = cursor.execute(
+            f"select id, coalesce(published_year, 0), has_code from {PAPERS.name} indexed by idx_papers_published_year_has_code"
+        ).fetchall()
+        papers = np.array(rows, dtype=np.int64).reshape(len(rows), 3)
+        at = np.searchsorted(all_ids, papers[:, 0]).clip(0, max(len(all_ids) - 1, 0))
+        found = all_ids[at] == papers[:, 0]
+        years = np.zeros(len(all_ids), dtype=np.int16)
+        has_code = np.zeros(len(all_ids), dtype=bool)
+        years[at[found]] = papers[found, 1]
+        has_code[at[found]] = papers[found, 2] != 0
+        return cls(all_ids, np.concatenate(codes), years, has_code)
+
+    @classmethod
+    def empty(cls) -> VectorIndex:
+        words = DIMENSIONS // 64
+        return cls(np.zeros(0, np.int64), np.zeros((0, words), np.uint64), np.zeros(0, np.int16), np.zeros(0, bool))
+
+    def shortlist(self, query: np.ndarray, year_from: int | None, year_to: int | None, with_code: bool) -> np.ndarray:
+        """Ids of the `SHORTLIST` papers passing the filters whose codes are nearest the query's."""
+        keep = None  # as in SQL, a paper of unknown year passes no year filter
+        if year_from is not None:
+            keep = (self.years >= year_from) & (self.years > 0)
+        if year_to is not None:
+            below = (self.years <= year_to) & (self.years > 0)
+            keep = below if keep is None else keep & below
+        if with_code:
+            keep = self.has_code if keep is None else keep & self.has_code
+        positions = np.flatnonzero(keep) if keep is not None else None
+        codes = self.codes if positions is None else self.codes[positions]
+        if not len(codes):
+            return np.zeros(0, np.int64)
+        target = np.packbits(query > 0).view(np.uint64)
+        distances = np.bitwise_count(codes ^ target).sum(axis=1, dtype=np.int16)
+        if len(distances) > SHORTLIST:
+            nearest = np.argpartition(distances, SHORTLIST)[:SHORTLIST]
+        else:
+            nearest = np.arange(len(distances))
+        return self.ids[nearest if positions is None else positions[nearest]]
+
+
+def nearest(
+    conn: sqlite3.Connection, index: VectorIndex, text: str | None,
+    year_from: int | None = None, year_to: int | None = None, with_code: bool = False,
+) -> list[tuple[int, float]]:
+    """(paper id, cosine similarity) of the papers nearest `text`, best first, at most `NEAREST`."""
+    words = (text or "").split()[:WORDS]
+    if not words or not len(index.ids):
+        return []
+    query = embedder().vectors([" ".join(words)])[0]
+    if not query.any():
+        return []
+    ids = index.shortlist(query, year_from, year_to, with_code)
+    if not len(ids):
+        return []
+    found, blobs = [], []
+    for start in range(0, len(ids), 500):
+        chunk = [int(i) for i in ids[start : start + 500]]
+        for paper, blob in conn.execute(
+            f"select paper_id, vector from {PAPER_VECTORS.name} where paper_id in ({','.join('?' * len(chunk))})", chunk
+        ):
+            found.append(paper)
+            blobs.append(blob)
+    similarities = from_int8(blobs) @ query
+    order = np.argsort(-similarities, kind="stable")[:NEAREST]
+    return [(found[i], round(float(similarities[i]), 4)) for i in order]
+
+
+_LEADING_INTEGER = re.compile(r"\s*[+-]?\d+")
+_SYNTAX = re.compile(r"\b(?:title|abstract)\s*:|[\"*()]")
+_LOADED: dict[tuple, VectorIndex] = {}
+_LOCK = threading.Lock()
+
+
+def of_database(conn: sqlite3.Connection) -> VectorIndex:
+    """One `VectorIndex` per database file version, read once and shared by the connections to it."""
+    path = next((file for _, name, file in conn.execute("pragma database_list") if name == "main"), "")
+    try:
+        stat = os.stat(path)
+        key = (path, stat.st_dev, stat.st_ino, stat.st_mtime_ns)
+    except OSError:  # in memory
+        key = (path,)
+    with _LOCK:
+        if key not in _LOADED:
+            _LOADED.clear()  # a server process serves one version; only the tests open many
+            _LOADED[key] = VectorIndex.of(conn)
+        return _LOADED[key]
+
+
+def nearest_json(conn: sqlite3.Connection, text: str | None, year_from, year_to, has_code) -> str:
+    """`nearest` as the SQL function `nearest_papers` returns it: a JSON array of [id, similarity].
+
+    Takes the search form's values as they come: years as text, `has_code` '1' (or '', '0').
+    """
+    with_code = has_code not in (None, "", "0", 0)
+    pairs = nearest(conn, of_database(conn), plain_words(text), _year(year_from), _year(year_to), with_code)
+    return json.dumps(pairs)
+
+
+def plain_words(text: str | None) -> str:
+    """The query's words without search syntax (`title:`, quotes, a trailing `*`): what it means."""
+    return " ".join(_SYNTAX.sub(" ", text or "").split())
+
+
+def _year(value) -> int | None:
+    """A year filter as SQLite's `cast(value as integer)` reads it (`2024abc` is 2024, `abc` is 0); '' is none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        return value
+    match = _LEADING_INTEGER.match(str(value))
+    return int(match.group(0)) if match else 0

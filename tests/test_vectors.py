@@ -1,0 +1,136 @@
+"""Each paper's vector, made by the build: offline, int8, within budget, only for new or changed papers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loader import vectors as vectors_module
+from loader.build import build
+from loader.embed import from_int8, to_int8
+from loader.parser import parse_file
+from loader.records import paper_id
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stored(db: Path) -> dict[int, bytes]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("select paper_id, vector from paper_vectors"))
+
+
+def wordllama_vectors(texts: list[str]) -> np.ndarray:
+    """The same texts through WordLlama's own loader and `embed` (offline: its files ship in the wheel)."""
+    import wordllama
+    from wordllama import WordLlama
+
+    model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    return model.embed(texts, norm=True)
+
+
+def test_every_paper_has_the_vector_of_its_title_and_abstract(papers_db):
+    with sqlite3.connect(papers_db) as conn:
+        papers = conn.execute("select id, title, abstract from papers order by id").fetchall()
+    vectors = stored(papers_db)
+    assert sorted(vectors) == [paper for paper, _, _ in papers]
+    assert {len(blob) for blob in vectors.values()} == {256}
+    mine = from_int8([vectors[paper] for paper, _, _ in papers])
+    theirs = wordllama_vectors([f"{title} {abstract}" for _, title, abstract in papers])
+    cosines = (mine * theirs).sum(axis=1)
+    assert cosines.min() > 0.999  # int8 rounding only
+    # and each paper is nearer its own text than any other paper's
+    assert (np.argmax(mine @ theirs.T, axis=1) == np.arange(len(papers))).all()
+
+
+def test_vectors_cost_at_most_300_bytes_a_paper_in_the_file(tmp_path):
+    """On 3,000 papers, so that the table's partly filled last pages weigh nothing."""
+    from bench.generate import generate
+
+    generate(3000, tmp_path / "dumps", dumps=3, seed=3)
+    db = tmp_path / "papers.db"
+    build(db, [tmp_path / "dumps"])
+    with sqlite3.connect(db) as conn:
+        papers = conn.execute("select count(*) from papers").fetchone()[0]
+        pages = conn.execute("select sum(pgsize) from dbstat where name = 'paper_vectors'").fetchone()[0]
+    assert papers == 3000 and pages / papers <= 300
+
+
+def test_an_incremental_build_embeds_only_new_or_changed_papers(tmp_path, data_copy, monkeypatch):
+    dumps = sorted(data_copy.glob("*.txt"))
+    *first, last = dumps
+    db = tmp_path / "papers.db"
+    build(db, first, parallel=False)
+    before = stored(db)
+    embedded: list[int] = []
+    real = vectors_module.vectors_of
+
+    def recording(papers):
+        embedded.extend(paper[0] for paper in papers)
+        return real(papers)
+
+    monkeypatch.setattr(vectors_module, "vectors_of", recording)
+    # The last dump, and one abstract of the first dump changed by hand.
+    entry = parse_file(str(first[0]))[1][0]
+    first[0].write_text(first[0].read_text(encoding="utf-8").replace(entry.abstract, entry.abstract + " Revised."), encoding="utf-8")
+    build(db, dumps, parallel=False)
+    new = {paper_id(e.title) for e in parse_file(str(last))[1]} - set(before)
+    assert new and sorted(embedded) == sorted(new | {paper_id(entry.title)})
+    after = stored(db)
+    assert after[paper_id(entry.title)] != before[paper_id(entry.title)]
+    assert all(after[paper] == before[paper] for paper in before if paper != paper_id(entry.title))
+    # Each vector is its paper's stored text's, as in a build from scratch (where the paper's text
+    # may be another listing's: the last one loaded wins).
+    scratch = tmp_path / "scratch.db"
+    monkeypatch.setattr(vectors_module, "vectors_of", real)
+    build(scratch, dumps, parallel=True)
+    for path in (db, scratch):
+        assert vectors_match_texts(path)
+
+
+def texts(db: Path) -> dict[int, tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return {row[0]: (row[1], row[2]) for row in conn.execute("select id, title, abstract from papers")}
+
+
+def vectors_match_texts(db: Path) -> bool:
+    """Every stored vector is the int8 vector of its paper's stored title and abstract, computed here."""
+    papers, vectors = texts(db), stored(db)
+    ids = sorted(papers)
+    expected = to_int8(wordllama_vectors([f"{papers[i][0]} {papers[i][1]}" for i in ids]))
+    return sorted(vectors) == ids and all(
+        np.abs(np.frombuffer(vectors[i], np.int8).astype(int) - np.frombuffer(e, np.int8)).max() <= 1
+        for i, e in zip(ids, expected)
+    )
+
+
+def test_a_database_made_before_vectors_gets_every_paper_vector_on_the_next_build(tmp_path, data_copy, papers_db):
+    db = tmp_path / "papers.db"
+    shutil.copy(papers_db, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("drop table paper_vectors")
+        conn.execute("pragma user_version = 6")
+    build(db, sorted(data_copy.glob("*.txt")))
+    assert stored(db) == stored(papers_db)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root for a network namespace")
+def test_building_and_embedding_a_query_need_no_network(tmp_path, data_copy):
+    """In a network namespace with no interface but a down loopback, nothing can be downloaded."""
+    db = tmp_path / "papers.db"
+    script = (
+        "import sys; from pathlib import Path; from loader.build import build; from loader.embed import embedder;"
+        f"build(Path({str(db)!r}), sorted(Path({str(data_copy)!r}).glob('*.txt')));"
+        "print(embedder().vectors(['mean of several finetuned networks']).shape)"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(["unshare", "--net", sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(1, 256)"
+    assert len(stored(db)) == 255
