@@ -1,7 +1,7 @@
-"""Register `nearest_papers`, the SQL function the `search` saved query takes its meaning candidates from.
+"""Register `nearest_papers` and `nearest_to_paper`, where `search` and `related` take their meaning candidates.
 
-`nearest_papers(q, year_from, year_to, has_code)` returns a JSON array of [paper id,
-cosine similarity], best first (see `loader/meaning.py`). Each server process reads the
+`nearest_papers(q, year_from, year_to, has_code)` and `nearest_to_paper(id)` return a JSON
+array of [paper id, cosine similarity], best first (see `loader/meaning.py`). Each server process reads the
 papers' binary codes once, at start, so that no visitor waits for it.
 """
 
@@ -11,12 +11,13 @@ from functools import partial
 
 from datasette import hookimpl
 
-from loader.meaning import nearest_json, of_database
+from loader.meaning import nearest_json, neighbours_json, of_database
 
 
 @hookimpl
 def prepare_connection(conn):
     conn.create_function("nearest_papers", 4, partial(nearest_json, conn))
+    conn.create_function("nearest_to_paper", 1, partial(neighbours_json, conn))
 
 
 @hookimpl
