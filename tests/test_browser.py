@@ -245,3 +245,23 @@ def test_search_from_home_page_to_paper_and_its_code(page, server, tmp_path):
     assert page.url == EXPECTED_CODE_URL
     assert followed == [EXPECTED_CODE_URL]
     assert page.locator("h1").inner_text() == "billpsomas/efficient-probing (stand-in)"
+
+
+DESCRIPTION = "isolate the vocalist from the backing band"
+DESCRIBED = "Singing Voice Separation Using a Deep Convolutional Neural Network Trained by Ideal Binary Mask and Cross Entropy"
+
+
+@pytest.mark.browser
+def test_a_description_finds_its_paper_when_the_visitor_asks_for_meaning_too(page, server):
+    """The paper says "singing voice separation"; the visitor describes it in other words."""
+    page.goto(server + "/papers/search?q=" + DESCRIPTION.replace(" ", "+"))
+    assert DESCRIBED not in page.content()  # by words (the default): not found
+    page.locator("details.filters summary").click()
+    page.locator("select[name=mode]").select_option("both")
+    page.locator("form.paper-search button[type=submit]").click()
+    page.wait_for_url(re.compile(r"mode=both"))
+    first = page.locator("ol.results li.result").first
+    first.wait_for()
+    assert first.locator(".result-title a").inner_text().strip() == DESCRIBED
+    assert first.locator(".meaning-match").inner_text().strip() == "found by meaning"
+    assert page.locator("select[name=mode]").input_value() == "both"  # the choice is kept
