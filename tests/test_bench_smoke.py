@@ -190,11 +190,18 @@ def test_the_relevance_scale_run_reports_every_class_for_ours_and_tantivy(tmp_pa
     assert relevance_scale.main(argv) == 0
     classes = {query.kind for query in load_judgements()[0]} | {"**all**", "**held-out all**"}
     for text in (report.read_text(encoding="utf-8"), benchmarks.read_text(encoding="utf-8")):
-        rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ") and "---" not in line}
+        table = text[text.index("| class | queries | ours R@5") :].split("\n\n")[0]
+        rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
         assert classes <= set(rows), classes - set(rows)
         name_row = [cell.strip() for cell in rows["name"].strip("|").split("|")]
         assert name_row[2] == name_row[3] == "1.000"  # every name query finds its paper, in both engines
         assert all(float(cell) > 0 for cell in name_row[6:])  # ours and tantivy timed
     text = benchmarks.read_text(encoding="utf-8")
     assert text.startswith("# Scale\n\nearlier report\n\n" + PEER_MARKER) and "### 500 synthetic papers" in text
+    # and every class in each mode of search: words, meaning, both
+    header = "| class | words R@5 | words MRR | words p95 ms | meaning R@5 | meaning MRR | meaning p95 ms | both R@5 |"
+    for text in (report.read_text(encoding="utf-8"), text):
+        assert header in text
+        modes_rows = text[text.index(header):].split("\n\n")[0].splitlines()[2:]
+        assert {row.split("|")[1].strip() for row in modes_rows} == classes
     assert "Errors of ours (answers other than 200): none." in report.read_text(encoding="utf-8")

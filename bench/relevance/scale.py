@@ -111,17 +111,18 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else float("nan")
 
 
-def search_path(q: str) -> str:
-    return "/papers/search.json?" + urlencode({"q": q, "_shape": "array"})
+def search_path(q: str, mode: str = "") -> str:
+    """The `search` saved query's JSON; `mode` '' is the site's default (words)."""
+    return "/papers/search.json?" + urlencode({"q": q, "_shape": "array", **({"mode": mode} if mode else {})})
 
 
-def measure_ours(port: int, queries: list[Query], warmups: int, repeats: int):
+def measure_ours(port: int, queries: list[Query], warmups: int, repeats: int, mode: str = ""):
     """Per query: (top titles, timed seconds); and the errors: (query, status, body excerpt)."""
     client = Client(port)
     results, errors = [], []
     try:
         for query in queries:
-            path = search_path(query.q)
+            path = search_path(query.q, mode)
             for _ in range(warmups):
                 client.get(path)
             ranking: list[str] | None = None
@@ -143,6 +144,9 @@ def measure_ours(port: int, queries: list[Query], warmups: int, repeats: int):
     finally:
         client.close()
     return results, errors
+
+
+OTHER_MODES = ("meaning", "both")  # measured after the default, words, on the same server
 
 
 def measure_peer(index, queries: list[Query], warmups: int, repeats: int):
@@ -235,6 +239,12 @@ def run_size(papers: int, work: Path, *, seed: int, honest: bool, warmups: int, 
     with datasette(db, free_port(), work, "server") as proc:
         port = int(proc.args[proc.args.index("--port") + 1])
         ours_results, errors = measure_ours(port, queries, warmups, repeats)
+        result["modes"] = {}
+        for mode in OTHER_MODES:
+            log(f"{papers} papers: ours in {mode} mode, {len(queries)} queries x ({warmups} + {repeats})")
+            mode_results, mode_errors = measure_ours(port, queries, warmups, repeats, mode)
+            result["modes"][mode] = by_class(queries, mode_results)
+            errors += [(f"[{mode}] {q}", status, body) for q, status, body in mode_errors]
     result["ours"] = by_class(queries, ours_results)
     result["peer"] = by_class(queries, peer_results)
     result["errors"] = errors
@@ -311,6 +321,10 @@ def render(results: list[dict]) -> str:
             + f" | {r['peer_bytes'] / 1e6:.0f} MB index (title stored, abstract indexed only) |",
             "",
             *class_table(r),
+            "",
+            "Ours in each mode of `search` (words is the default; meaning and both: see docs/search.md):",
+            "",
+            *modes_table(r),
         ]
         lines += [
             "",
@@ -376,6 +390,23 @@ def class_table(r: dict) -> list[str]:
     return lines
 
 
+def modes_table(r: dict) -> list[str]:
+    """One size's table: per class, R@5, MRR and p95 of ours in each mode of `search`."""
+    modes = {"words": r["ours"], **r.get("modes", {})}
+    lines = [
+        "| class | " + " | ".join(f"{mode} R@5 | {mode} MRR | {mode} p95 ms" for mode in modes) + " |",
+        "|---|" + "---|---|---|" * len(modes),
+    ]
+    for kind in sorted(r["ours"], key=row_order):
+        cells = []
+        for scores in modes.values():
+            _, r5, mrr = scores[kind]["scores"].summary
+            cells += [f"{r5:.3f}", f"{mrr:.3f}", f"{percentile(scores[kind]['ms'], 0.95):.1f}"]
+        name = f"**{kind}**" if kind in ("all", HELD_OUT_ALL) else kind
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def benchmarks_section(results: list[dict], report: Path | None) -> str:
     """The part of docs/benchmarks.md this run owns: every size's class table, the rest in the full report."""
     where = f" ([{report.name}]({report.name}))" if report else ""
@@ -395,6 +426,10 @@ def benchmarks_section(results: list[dict], report: Path | None) -> str:
             f"tantivy {r['peer_build_seconds']:.0f} s (database rows → index, {r['peer_bytes'] / 1e6:.0f} MB).",
             "",
             *class_table(r),
+            "",
+            "Ours in each mode of `search` (words is the default; meaning and both: see docs/search.md):",
+            "",
+            *modes_table(r),
         ]
     return "\n".join(lines) + "\n"
 
