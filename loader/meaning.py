@@ -25,6 +25,7 @@ import numpy as np
 
 from .embed import DIMENSIONS, embedder, from_int8
 from .schema import PAPER_VECTORS, PAPERS
+from .vectors import rows_by_ids
 
 SHORTLIST = 1000  # nearest by binary code, re-ranked by cosine
 NEAREST = 100  # papers a query returns at most
@@ -141,15 +142,11 @@ def nearest_to(
     year_from: int | None = None, year_to: int | None = None, with_code: bool = False,
 ) -> list[tuple[int, float]]:
     """(paper id, cosine similarity) of the papers nearest the unit vector `query`, best first."""
-    ids = index.shortlist(query, year_from, year_to, with_code)
+    ids = [int(paper) for paper in index.shortlist(query, year_from, year_to, with_code)]
     found, blobs = [], []
-    for start in range(0, len(ids), 500):
-        chunk = [int(i) for i in ids[start : start + 500]]
-        for paper, blob in conn.execute(
-            f"select paper_id, vector from {PAPER_VECTORS.name} where paper_id in ({','.join('?' * len(chunk))})", chunk
-        ):
-            found.append(paper)
-            blobs.append(blob)
+    for paper, blob in rows_by_ids(conn, f"select paper_id, vector from {PAPER_VECTORS.name} where paper_id in ({{ids}})", ids):
+        found.append(paper)
+        blobs.append(blob)
     if not found:
         return []
     similarities = from_int8(blobs) @ query

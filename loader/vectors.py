@@ -22,6 +22,7 @@ from .records import DumpDone, Rows, rows_of_dumps
 from .schema import PAPER_VECTORS, PAPERS
 
 FILL_BATCH = 2000  # papers read and embedded at once by `fill_missing_vectors`
+IDS_PER_QUERY = 500  # ids bound in one `in (...)`: well under SQLite's limit of variables
 STAGED = "temp.staged_vectors"  # where a bulk load writes its vectors first (see `vectors_table`)
 
 
@@ -86,16 +87,22 @@ def outdated_by(conn: sqlite3.Connection, rows: Rows) -> set[int]:
     """
     with_vector = {paper for paper, _ in rows.vectors}
     texts = {paper[0]: (paper[1], paper[2]) for paper in rows.papers if paper[0] not in with_vector}
-    ids = list(texts)
-    outdated: set[int] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for paper, title, abstract in conn.execute(
-            f"select id, title, abstract from {PAPERS.name} where id in ({','.join('?' * len(chunk))})", chunk
-        ):
-            if texts[paper] != (title, abstract):
-                outdated.add(paper)
-    return outdated
+    stored = stored_texts(conn, list(texts))
+    return {paper for paper, text in texts.items() if paper in stored and stored[paper] != text}
+
+
+def stored_texts(conn: sqlite3.Connection, ids: list[int], with_vector: bool = False) -> dict[int, tuple[str, str]]:
+    """id -> (title, abstract) of the papers among `ids` that `conn` holds (with a vector, if asked)."""
+    join = f"join {PAPER_VECTORS.name} v on v.paper_id = p.id" if with_vector else ""
+    sql = f"select p.id, p.title, p.abstract from {PAPERS.name} p {join} where p.id in ({{ids}})"
+    return {paper: (title, abstract) for paper, title, abstract in rows_by_ids(conn, sql, ids)}
+
+
+def rows_by_ids(conn: sqlite3.Connection, sql: str, ids: list[int]) -> Iterator[tuple]:
+    """The rows of `sql`, whose `{ids}` stands for any number of ids, asked `IDS_PER_QUERY` at a time."""
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        chunk = ids[start : start + IDS_PER_QUERY]
+        yield from conn.execute(sql.format(ids=",".join("?" * len(chunk))), chunk)
 
 
 def fill_missing_vectors(conn: sqlite3.Connection, among: set[int] | None) -> int:
@@ -108,23 +115,12 @@ def fill_missing_vectors(conn: sqlite3.Connection, among: set[int] | None) -> in
             )
         ]
     else:
-        have = set()
         ids = sorted(among)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            have.update(
-                row[0]
-                for row in conn.execute(
-                    f"select paper_id from {PAPER_VECTORS.name} where paper_id in ({','.join('?' * len(chunk))})", chunk
-                )
-            )
+        have = {row[0] for row in rows_by_ids(conn, f"select paper_id from {PAPER_VECTORS.name} where paper_id in ({{ids}})", ids)}
         missing = [paper for paper in ids if paper not in have]
     for start in range(0, len(missing), FILL_BATCH):
-        chunk = missing[start : start + FILL_BATCH]
-        papers = conn.execute(
-            f"select id, title, abstract from {PAPERS.name} where id in ({','.join('?' * len(chunk))})", chunk
-        ).fetchall()
-        write_vectors(conn, vectors_of(papers))
+        texts = stored_texts(conn, missing[start : start + FILL_BATCH])
+        write_vectors(conn, vectors_of([(paper, title, abstract) for paper, (title, abstract) in texts.items()]))
     return len(missing)
 
 
@@ -142,14 +138,5 @@ def _open_published(path: str | None) -> sqlite3.Connection | None:
 
 def _not_in(known: sqlite3.Connection, papers: list[tuple]) -> list[tuple]:
     """The papers `known` lacks, or holds with another title or abstract, or without a vector."""
-    same: set[int] = set()
-    for start in range(0, len(papers), 500):
-        chunk = papers[start : start + 500]
-        rows = known.execute(
-            f"select p.id, p.title, p.abstract from {PAPERS.name} p join {PAPER_VECTORS.name} v on v.paper_id = p.id "
-            f"where p.id in ({','.join('?' * len(chunk))})",
-            [paper[0] for paper in chunk],
-        )
-        stored = {row[0]: (row[1], row[2]) for row in rows}
-        same.update(paper[0] for paper in chunk if stored.get(paper[0]) == (paper[1], paper[2]))
-    return [paper for paper in papers if paper[0] not in same]
+    stored = stored_texts(known, [paper[0] for paper in papers], with_vector=True)
+    return [paper for paper in papers if stored.get(paper[0]) != (paper[1], paper[2])]
