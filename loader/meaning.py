@@ -14,10 +14,8 @@ order exact within it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,6 +24,7 @@ import numpy as np
 from .embed import DIMENSIONS, embedder, from_int8
 from .schema import PAPER_VECTORS, PAPERS
 from .vectors import rows_by_ids
+from .versions import per_file_version
 
 SHORTLIST = 1000  # nearest by binary code, re-ranked by cosine
 NEAREST = 100  # papers a query returns at most
@@ -169,23 +168,8 @@ def neighbours_json(conn: sqlite3.Connection, paper_id) -> str:
 
 _LEADING_INTEGER = re.compile(r"\s*[+-]?\d+")
 _SYNTAX = re.compile(r"\b(?:title|abstract)\s*:|[\"*()]")
-_LOADED: dict[tuple, VectorIndex] = {}
-_LOCK = threading.Lock()
-
-
-def of_database(conn: sqlite3.Connection) -> VectorIndex:
-    """One `VectorIndex` per database file version, read once and shared by the connections to it."""
-    path = next((file for _, name, file in conn.execute("pragma database_list") if name == "main"), "")
-    try:
-        stat = os.stat(path)
-        key = (path, stat.st_dev, stat.st_ino, stat.st_mtime_ns)
-    except OSError:  # in memory
-        key = (path,)
-    with _LOCK:
-        if key not in _LOADED:
-            _LOADED.clear()  # a server process serves one version; only the tests open many
-            _LOADED[key] = VectorIndex.of(conn)
-        return _LOADED[key]
+# One `VectorIndex` per database file version, read once and shared by the connections to it.
+of_database = per_file_version(VectorIndex.of)
 
 
 def nearest_json(conn: sqlite3.Connection, text: str | None, year_from, year_to, has_code) -> str:

@@ -15,11 +15,11 @@ like every prefix on a small database, is searched as typed.
 from __future__ import annotations
 
 import bisect
-import os
 import sqlite3
 
 from .related import COMMON_IN_ABSTRACTS
 from .text import STOPWORDS
+from .versions import per_file_version
 
 # Sum of document frequencies past which a prefix is searched as its commonest words: `evalu*`
 # (225,000 papers at a million) answers within 35 ms at p95, `tr*` (several million) did not.
@@ -77,18 +77,5 @@ class Prefixes:
         return tuple(sorted(meaningful, key=lambda word: (-self.counts[word], word))[:EXPANSION_WORDS])
 
 
-_LOADED: dict[tuple, Prefixes] = {}
-
-
-def of_database(conn: sqlite3.Connection) -> Prefixes:
-    """One `Prefixes` per database file version, read once and shared by the connections to it."""
-    path = next((file for _, name, file in conn.execute("pragma database_list") if name == "main"), "")
-    try:
-        stat = os.stat(path)
-        key = (path, stat.st_dev, stat.st_ino, stat.st_mtime_ns)
-    except OSError:  # in memory
-        key = (path,)
-    if key not in _LOADED:
-        _LOADED.clear()  # a server process serves one version; only the tests open many
-        _LOADED[key] = Prefixes.of(conn)
-    return _LOADED[key]
+# One `Prefixes` per database file version, read once and shared by the connections to it.
+of_database = per_file_version(Prefixes.of)
