@@ -8,6 +8,7 @@ counted from the database with plain SQL.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -131,20 +132,27 @@ async def test_the_some_words_tier_ranks_every_match_of_the_rare_words_instead_o
     assert all(row["matched"] == 1 for row in rows)  # some of the words
 
 
-@pytest.fixture(scope="module")
-def crowd_with_five_titles(tmp_path_factory):
-    """3,000 papers with `alpha beta` in the abstract; five (by hand) also in the title, of five lengths."""
+def crowd_with_titles(folder: Path, abstract: str, titled: list[tuple[str, str]], every: int, offset: int) -> Path:
+    """3,000 papers "Study number i" with `abstract` (formatted with i), and the `titled` (title, abstract)
+    in the places offset, offset + every, ...: built into folder/papers.db."""
     from tests.test_related import write_dump
 
-    folder = tmp_path_factory.mktemp("titles")
     (folder / "dumps").mkdir()
-    papers = [(f"Study number {i}", f"An alpha beta method for task {i}.") for i in range(3000)]
-    titled = ["Alpha beta", "Alpha beta in short", "Alpha beta for a longer while", "Alpha beta, the longest of the five titles", "Alpha beta and much more than that, the very longest title here"]
-    for n, title in enumerate(titled):
-        papers[n * 600] = (title, f"An alpha beta method for title {n}.")
+    papers = [(f"Study number {i}", abstract.format(i)) for i in range(3000)]
+    for n, paper in enumerate(titled):
+        papers[n * every + offset] = paper
     write_dump(folder / "dumps" / "a.txt", papers)
     db = folder / "papers.db"
     build(db, [folder / "dumps"])
+    return db
+
+
+@pytest.fixture(scope="module")
+def crowd_with_five_titles(tmp_path_factory):
+    """3,000 papers with `alpha beta` in the abstract; five (by hand) also in the title, of five lengths."""
+    titled = ["Alpha beta", "Alpha beta in short", "Alpha beta for a longer while", "Alpha beta, the longest of the five titles", "Alpha beta and much more than that, the very longest title here"]
+    papers = [(title, f"An alpha beta method for title {n}.") for n, title in enumerate(titled)]
+    db = crowd_with_titles(tmp_path_factory.mktemp("titles"), "An alpha beta method for task {}.", papers, 600, 0)
     return db, titled
 
 
@@ -167,17 +175,9 @@ async def test_a_broad_query_puts_the_papers_with_every_word_in_the_title_first_
 @pytest.fixture(scope="module")
 def crowd_with_hyphenated_titles(tmp_path_factory):
     """3,000 papers that write `semi-supervised` in the abstract; five (by hand) in the title too, spelt three ways."""
-    from tests.test_related import write_dump
-
-    folder = tmp_path_factory.mktemp("compound-titles")
-    (folder / "dumps").mkdir()
-    papers = [(f"Study number {i}", f"A semi-supervised method for task {i}.") for i in range(3000)]
     titled = ["Semi-Supervised", "Semisupervised Parsing", "Semi Supervised Video Models", "Towards Semi-Supervised Learning at Scale", "A Long Title on Robust Semi-Supervised Segmentation of Images"]
-    for n, title in enumerate(titled):
-        papers[n * 600 + 599] = (title, f"A method for title {n}.")
-    write_dump(folder / "dumps" / "a.txt", papers)
-    db = folder / "papers.db"
-    build(db, [folder / "dumps"])
+    papers = [(title, f"A method for title {n}.") for n, title in enumerate(titled)]
+    db = crowd_with_titles(tmp_path_factory.mktemp("compound-titles"), "A semi-supervised method for task {}.", papers, 600, 599)
     return db, titled
 
 
