@@ -273,10 +273,10 @@ def _build_locked(
             if parallel is None:
                 parallel = sum(dump.size for dump in work_plan.to_load) >= PARALLEL_BYTES
             # A load into an empty database touches every paper: no need to list them.
-            touched, warnings = _load_dumps(db, work_plan, progress, parallel, bulk, db_path)
-            # Vectors the parsers did not make: every paper's, for a database made before them.
-            if not bulk:
-                fill_missing_vectors(db.conn, None if 0 < version < VECTORS_SINCE else touched)
+            touched, unembedded, warnings = _load_dumps(db, work_plan, progress, parallel, bulk, db_path)
+            # Vectors the parsers did not make (see loader/vectors.py): among the papers this load
+            # wrote, or every paper's for a database made before vectors.
+            fill_missing_vectors(db.conn, None if 0 < version < VECTORS_SINCE else touched | unembedded)
             if bulk:
                 create_indexes(db, (APPEARANCES, LINKS))  # what refreshing the papers looks up
             touched |= _update_captures(db, overrides, track=not bulk)
@@ -491,10 +491,12 @@ def open_elsewhere(path: Path) -> bool:
 
 def _load_dumps(
     db: sqlite_utils.Database, plan: Plan, progress: Progress | None, parallel: bool, bulk: bool, published: Path
-) -> tuple[set[int], dict[str, list[str]]]:
-    """Stream each new or changed dump into the tables; return the ids of papers touched, and warnings by dump.
+) -> tuple[set[int], set[int], dict[str, list[str]]]:
+    """Stream each new or changed dump into the tables.
 
-    Not `bulk`, the papers `published` holds unchanged with their vectors are not embedded again.
+    Returns the ids of papers touched (not tracked in a `bulk` load), of papers whose vector a
+    later batch made outdated, and the warnings by dump. Not `bulk`, the papers `published`
+    holds unchanged with their vectors are not embedded again.
     """
     track = not bulk
     unembedded: set[int] = set()
@@ -520,8 +522,7 @@ def _load_dumps(
                 _write_dump_row(db, dumps[name], part.page, part.count)
                 warnings[name] = _repeats(db, dumps[name])
                 done = 0
-    fill_missing_vectors(db.conn, unembedded)
-    return touched, warnings
+    return touched, unembedded, warnings
 
 
 def _rows(
