@@ -47,12 +47,10 @@ async def test_when_a_paper_holds_every_word_the_word_ranking_stands_and_meaning
         assert similarities == sorted(similarities, reverse=True), q  # nearest first
 
 
-def vectors_and_filters(db) -> dict[int, tuple[np.ndarray, int | None, int]]:
+def stored_vectors(db) -> dict[int, np.ndarray]:
     with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "select p.id, v.vector, p.published_year, p.has_code from papers p join paper_vectors v on v.paper_id = p.id"
-        ).fetchall()
-    return {paper: (np.frombuffer(vector, np.int8).astype(float), year, code) for paper, vector, year, code in rows}
+        rows = conn.execute("select paper_id, vector from paper_vectors").fetchall()
+    return {paper: np.frombuffer(vector, np.int8).astype(float) for paper, vector in rows}
 
 
 @pytest.mark.parametrize(
@@ -79,10 +77,10 @@ async def test_meaning_ranks_by_the_cosine_of_the_stored_vectors(site, papers_db
     """The order is the exact cosine order: recomputed here from the stored bytes and the query's vector."""
     from loader.embed import embedder
 
-    stored = vectors_and_filters(papers_db)
+    stored = stored_vectors(papers_db)
     query = embedder().vectors(["speech recognition without labels"])[0]
     rows = await search(site, "speech recognition without labels", "meaning")
-    cosines = {paper: float(vector @ query / np.linalg.norm(vector)) for paper, (vector, _, _) in stored.items()}
+    cosines = {paper: float(vector @ query / np.linalg.norm(vector)) for paper, vector in stored.items()}
     returned = [row["id"] for row in rows]
     assert len(returned) == 50
     for row in rows:  # float32 on the server: equal to the third decimal, give or take one

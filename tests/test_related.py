@@ -42,10 +42,7 @@ def corpus(tmp_path) -> tuple[Path, Path]:
 
 
 async def related_titles(db: Path, title: str) -> list[str]:
-    [(paper_id,)] = sqlite3.connect(db).execute("select id from papers where title = ?", [title])
-    response = await datasette_instance(db).client.get("/papers/related.json", params={"id": paper_id, "_shape": "array"})
-    assert response.status_code == 200
-    return [row["title"] for row in response.json()]
+    return [row["title"] for row in await related_rows(db, title)]
 
 
 def test_rarities_over_a_complete_sample(corpus):
