@@ -22,6 +22,7 @@ server searches first (`loader.meaning`).
 from __future__ import annotations
 
 import importlib.util
+from itertools import chain
 from functools import lru_cache
 from pathlib import Path
 
@@ -73,23 +74,42 @@ class Embedder:
 
     def _batch(self, texts: list[str]) -> np.ndarray:
         words = [text.split() for text in texts]
-        tokens = self._tokens([word for text in words for word in text])
+        ids, bounds = self._token_ids(words)
         matrix = self.matrix
         sums = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        for row, text in enumerate(words):
-            ids = [token for word in text for token in tokens[word]]
-            if ids:
-                sums[row] = matrix[ids].sum(axis=0)
+        for row, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
+            if end > start:
+                sums[row] = matrix[ids[start:end]].sum(axis=0)
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         return np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
 
+    def _token_ids(self, texts: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """The texts' token ids one after another, and where each text's start (and the last ends).
+
+        Made with numpy from each distinct word's tokens: a Python loop over every token of
+        every text cost three quarters of embedding.
+        """
+        flat = [word for text in texts for word in text]
+        unique = list(dict.fromkeys(flat))
+        tokens = self._tokens(unique)
+        sizes = np.fromiter((len(tokens[word]) for word in unique), dtype=np.int64, count=len(unique))
+        firsts = np.cumsum(sizes) - sizes
+        pooled = np.fromiter(chain.from_iterable(tokens[word] for word in unique), dtype=np.int64, count=int(sizes.sum()))
+        at = {word: i for i, word in enumerate(unique)}
+        places = np.fromiter(map(at.__getitem__, flat), dtype=np.int64, count=len(flat))
+        counts = sizes[places]  # tokens of each word of each text
+        ends = np.cumsum(counts)
+        ids = pooled[np.repeat(firsts[places] - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)]
+        word_bounds = np.cumsum([0] + [len(text) for text in texts])
+        return ids, np.concatenate(([0], ends))[word_bounds]
+
     def _tokens(self, words: list[str]) -> dict[str, list[int]]:
-        """Each word's token ids, tokenising only the words not seen before."""
+        """Each of these distinct words' token ids, tokenising only the words not seen before."""
         cache = self.cache
-        new = [word for word in dict.fromkeys(words) if word not in cache]
+        new = [word for word in words if word not in cache]
         if len(cache) + len(new) > WORD_CACHE:
             cache.clear()
-            new = list(dict.fromkeys(words))
+            new = words
         for word, encoding in zip(new, self.tokenizer.encode_batch(new, add_special_tokens=False)):
             cache[word] = encoding.ids
         return cache

@@ -14,7 +14,7 @@ import pytest
 
 from loader import vectors as vectors_module
 from loader.build import build
-from loader.embed import from_int8, to_int8
+from loader.embed import embedder, from_int8, to_int8
 from loader.parser import parse_file
 from loader.records import paper_id
 
@@ -47,6 +47,17 @@ def test_every_paper_has_the_vector_of_its_title_and_abstract(papers_db):
     assert cosines.min() > 0.999  # int8 rounding only
     # and each paper is nearer its own text than any other paper's
     assert (np.argmax(mine @ theirs.T, axis=1) == np.arange(len(papers))).all()
+
+
+def test_a_text_gets_the_same_vector_alone_or_in_any_batch_and_a_text_without_words_gets_zeros():
+    """A paper's stored vector must not depend on which papers shared its parser batch."""
+    texts = ["Model soups: averaging weights", "", "   ", "soups soups", "Attention is all you need " * 40]
+    together = embedder().vectors(texts)
+    for text, vector in zip(texts, together):
+        assert embedder().vectors([text])[0].tobytes() == vector.tobytes()
+    assert not together[1].any() and not together[2].any()
+    assert np.isclose(np.linalg.norm(together[3]), 1.0)
+    assert wordllama_vectors(texts[3:4])[0] @ together[3] > 0.999
 
 
 def test_vectors_cost_at_most_300_bytes_a_paper_in_the_file(tmp_path):
