@@ -28,7 +28,7 @@ from .versions import per_file_version
 
 SHORTLIST = 1000  # nearest by binary code, re-ranked by cosine
 NEAREST = 100  # papers a query returns at most
-LOAD_BATCH = 50_000  # vectors read at once while loading
+LOAD_BATCH = 10_000  # rows read at once while loading (about 3 KB of float work a row: 30 MB a batch)
 WORDS = 64  # of a query, at most: a description, not a document
 
 
@@ -61,17 +61,7 @@ class VectorIndex:
         if not ids:
             return cls.empty()
         all_ids = np.concatenate(ids)
-        # Through the (published_year, has_code) index: it holds the id too, and is small.
-        rows = cursor.execute(
-            f"select id, coalesce(published_year, 0), has_code from {PAPERS.name} indexed by idx_papers_published_year_has_code"
-        ).fetchall()
-        papers = np.array(rows, dtype=np.int64).reshape(len(rows), 3)
-        at = np.searchsorted(all_ids, papers[:, 0]).clip(0, max(len(all_ids) - 1, 0))
-        found = all_ids[at] == papers[:, 0]
-        years = np.zeros(len(all_ids), dtype=np.int16)
-        has_code = np.zeros(len(all_ids), dtype=bool)
-        years[at[found]] = papers[found, 1]
-        has_code[at[found]] = papers[found, 2] != 0
+        years, has_code = _years_and_code_flags(cursor, all_ids)
         every = np.concatenate(codes)
         columns = tuple(np.ascontiguousarray(every[:, j]) for j in range(every.shape[1]))
         return cls(all_ids, columns, years, has_code, center, rotation)
@@ -108,6 +98,24 @@ class VectorIndex:
         if len(nearest) > 2 * SHORTLIST:  # many at that distance: the first ones
             nearest = nearest[np.argsort(distances[nearest], kind="stable")[:SHORTLIST]]
         return self.ids[nearest if positions is None else positions[nearest]]
+
+
+def _years_and_code_flags(cursor: sqlite3.Cursor, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each paper's year (0 when unknown) and code flag, in the order of `ids`, read in batches: a
+    million rows as Python tuples at once would take 100 MB more of the server's memory at its peak."""
+    years = np.zeros(len(ids), dtype=np.int16)
+    has_code = np.zeros(len(ids), dtype=bool)
+    # Through the (published_year, has_code) index: it holds the id too, and is small.
+    cursor.execute(
+        f"select id, coalesce(published_year, 0), has_code from {PAPERS.name} indexed by idx_papers_published_year_has_code"
+    )
+    while rows := cursor.fetchmany(LOAD_BATCH):
+        papers = np.array(rows, dtype=np.int64).reshape(len(rows), 3)
+        at = np.searchsorted(ids, papers[:, 0]).clip(0, max(len(ids) - 1, 0))
+        found = ids[at] == papers[:, 0]
+        years[at[found]] = papers[found, 1]
+        has_code[at[found]] = papers[found, 2] != 0
+    return years, has_code
 
 
 def _codes(vectors: np.ndarray, center: np.ndarray, rotation: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 
 import pytest
@@ -205,3 +206,6 @@ def test_the_relevance_scale_run_reports_every_class_for_ours_and_tantivy(tmp_pa
         modes_rows = text[text.index(header):].split("\n\n")[0].splitlines()[2:]
         assert {row.split("|")[1].strip() for row in modes_rows} == classes
     assert "Errors of ours (answers other than 200): none." in report.read_text(encoding="utf-8")
+    # the server's start (to its first answer, vectors loaded) and its peak memory, measured
+    server = re.search(r"\| server \| answering ([\d.]+) s after its start .* peak memory (\d+) MB", report.read_text(encoding="utf-8"))
+    assert server and float(server[1]) > 0 and int(server[2]) > 50

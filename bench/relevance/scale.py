@@ -56,7 +56,7 @@ from urllib.parse import urlencode
 from bench.relevance import crowd
 from bench.relevance.evaluate import DEPTH, HELD_OUT_ALL, Query, Scores, groups, load_judgements, row_order
 from bench.relevance.peer import build_index
-from bench.scale import HOST, PEER_MARKER, BenchError, datasette, free_port, write_section
+from bench.scale import HOST, PEER_MARKER, BenchError, datasette, free_port, peak_rss_mb, write_section
 from loader.build import build
 from loader.site import ROOT
 
@@ -236,7 +236,9 @@ def run_size(papers: int, work: Path, *, seed: int, honest: bool, warmups: int, 
         peer_results = measure_peer(index, queries, warmups, repeats)
 
     log(f"{papers} papers: ours over HTTP, {len(queries)} queries x ({warmups} + {repeats})")
+    started = time.perf_counter()
     with datasette(db, free_port(), work, "server") as proc:
+        result["server_start_seconds"] = time.perf_counter() - started  # to its first answer: vectors loaded
         port = int(proc.args[proc.args.index("--port") + 1])
         ours_results, errors = measure_ours(port, queries, warmups, repeats)
         result["modes"] = {}
@@ -245,6 +247,7 @@ def run_size(papers: int, work: Path, *, seed: int, honest: bool, warmups: int, 
             mode_results, mode_errors = measure_ours(port, queries, warmups, repeats, mode)
             result["modes"][mode] = by_class(queries, mode_results)
             errors += [(f"[{mode}] {q}", status, body) for q, status, body in mode_errors]
+        result["server_peak_rss_mb"] = peak_rss_mb(proc.pid)
     result["ours"] = by_class(queries, ours_results)
     result["peer"] = by_class(queries, peer_results)
     result["errors"] = errors
@@ -275,6 +278,10 @@ def run(sizes: list[int], work: Path | None, *, seed: int = 0, honest: bool = Tr
 
 
 # ----------------------------------------------------------------------------- the report
+
+
+def _mb(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0f} MB"
 
 
 def _n(value: int) -> str:
@@ -319,6 +326,8 @@ def render(results: list[dict]) -> str:
             f"| size | {r['ours_bytes'] / 1e6:.0f} MB database"
             + (f" (FTS5 tables {r['ours_fts_bytes'] / 1e6:.0f} MB)" if r.get("ours_fts_bytes") else "")
             + f" | {r['peer_bytes'] / 1e6:.0f} MB index (title stored, abstract indexed only) |",
+            f"| server | answering {r['server_start_seconds']:.1f} s after its start (binary codes loaded); "
+            f"peak memory {_mb(r['server_peak_rss_mb'])} after every query in every mode | in-process |",
             "",
             *class_table(r),
             "",
