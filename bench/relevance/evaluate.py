@@ -27,6 +27,7 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 from datasette.utils import escape_fts
@@ -38,7 +39,8 @@ JUDGEMENTS = Path(__file__).with_name("queries.yml")
 # Queries written before the some-words tier was tuned, and never tuned on: reported on their own.
 HELD_OUT = Path(__file__).with_name("held_out.yml")
 HELD_OUT_PREFIX, HELD_OUT_ALL = "held-out ", "held-out all"
-OWN_ROW = ("description",)  # classes outside the totals (see `groups`)
+SPELT_RIGHT = "spelt right"  # the class of the typo queries as spelt right
+OWN_ROW = ("description", "typo", f"typo {SPELT_RIGHT}")  # classes outside the totals (see `groups`)
 DOCS = ROOT / "docs" / "search.md"
 DEPTH = 10  # results looked at per query
 TABLE_START, TABLE_END = "<!-- relevance:start -->", "<!-- relevance:end -->"
@@ -120,18 +122,27 @@ class Report:
 def load_judgements(path: Path = JUDGEMENTS) -> tuple[list[Query], list[tuple[str, str]]]:
     """The tuned queries and the related pairs, then the held-out queries (classes `held-out ...`)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    queries = [Query(str(item["q"]), item["class"], tuple(item["expected"])) for item in data["queries"]]
-    held_out = yaml.safe_load(HELD_OUT.read_text(encoding="utf-8"))["queries"]
-    queries += [Query(str(item["q"]), f"{HELD_OUT_PREFIX}{item['class']}", tuple(item["expected"])) for item in held_out]
+    queries = list(_queries(data["queries"]))
+    queries += _queries(yaml.safe_load(HELD_OUT.read_text(encoding="utf-8"))["queries"], HELD_OUT_PREFIX)
     pairs = [(item["a"], item["b"]) for item in data["related"]]
     return queries, pairs
+
+
+def _queries(items: list[dict], prefix: str = "") -> Iterator[Query]:
+    """Each judged query; a typo's query spelt right (`spelt`) too, in a class of its own beside it."""
+    for item in items:
+        kind = f"{prefix}{item['class']}"
+        yield Query(str(item["q"]), kind, tuple(item["expected"]))
+        if "spelt" in item:
+            yield Query(str(item["spelt"]), f"{kind} {SPELT_RIGHT}", tuple(item["expected"]))
 
 
 def groups(query: Query) -> tuple[str, ...]:
     """The rows a query counts in: its class, and "all" (tuned) or "held-out" (never tuned on).
 
     A description (`OWN_ROW`) counts in its class only: it is written to be found by meaning, not
-    by the paper's words, and the totals stay those of the queries that use the paper's words.
+    by the paper's words, and the totals stay those of the queries that use the paper's words. So do
+    the typos and the same queries spelt right: they repeat queries of other classes.
     """
     if query.kind.removeprefix(HELD_OUT_PREFIX) in OWN_ROW:
         return (query.kind,)
