@@ -40,6 +40,10 @@ MAX_PREFIXES = 3  # prefix terms searched in one query (see `searched`)
 
 # A broad prefix's stand-ins, or None to search it as typed (`loader.prefixes.Prefixes.expansion`).
 Expand = Callable[[str], "tuple[str, ...] | None"]
+# The words meant, searched beside typed ones: lower-cased typed word (or two, space-separated) -> the
+# words meant (`loader.spelling.Corrections.searched`).
+Alternatives = dict[str, tuple[tuple[str, ...], ...]]
+Correct = Callable[[str | None], Alternatives]
 
 _TOKENS = re.compile(r'(?:(\w+):)?"([^"]*)"?|([^\s"]+)')
 
@@ -50,12 +54,15 @@ class Term:
     phrase: bool = False  # quoted by the visitor: required, and checked exactly
     prefix: bool = False
     column: str | None = None
+    alternatives: tuple[tuple[str, ...], ...] = ()  # the words meant, for a typo (see loader/spelling.py)
 
     def fts(self, expand: Expand | None = None) -> str:
         text = self._with_prefix(self.words, expand)
         if len(self.words) > 1 and not self.phrase:  # layer-wise: the phrase or the joined word
             whole = self._with_prefix((joined(" ".join(self.words)),), expand)
             text = whole if self.indexed_joined() else f"({text} OR {whole})"
+        if self.alternatives:
+            text = "(" + " OR ".join([text, *map(_quoted, self.alternatives)]) + ")"
         return f"{self.column} : {text}" if self.column else text
 
     def indexed_joined(self) -> bool:
@@ -101,14 +108,32 @@ def _quoted(words) -> str:
     return '"' + " ".join(words) + '"'
 
 
-def to_fts_query(text: str | None, expand: Expand | None = None) -> str:
-    """A valid FTS5 MATCH expression requiring every term of `text` (broad prefixes expanded by `expand`)."""
-    return every_term(parse(text), expand)
+def to_fts_query(text: str | None, expand: Expand | None = None, correct: Correct | None = None) -> str:
+    """A valid FTS5 MATCH expression requiring every term of `text` (broad prefixes expanded by `expand`,
+    a typo searched with the word meant, from `correct`)."""
+    return every_term(corrected(text, correct), expand)
 
 
-def to_fts_any(text: str | None, expand: Expand | None = None) -> str:
+def to_fts_any(text: str | None, expand: Expand | None = None, correct: Correct | None = None) -> str:
     """A valid FTS5 MATCH expression requiring the phrases of `text` and any one of its other terms."""
-    return any_term(parse(text), expand)
+    return any_term(corrected(text, correct), expand)
+
+
+def corrected(text: str | None, correct: Correct | None) -> list[Term]:
+    """The terms of `text`, each typo with the words meant as alternatives; two typed words meant as
+    one (`hyper networks`) each take that word."""
+    terms = parse(text)
+    alternatives = correct(text) if correct is not None else {}
+    if not alternatives:
+        return terms
+    words = [" ".join(term.words).lower() if len(term.words) == 1 else None for term in terms]
+    meant: dict[int, tuple[tuple[str, ...], ...]] = {}
+    for i, word in enumerate(words):
+        if word in alternatives:
+            meant[i] = alternatives[word]
+        if i + 1 < len(words) and f"{word} {words[i + 1]}" in alternatives:
+            meant[i] = meant[i + 1] = alternatives[f"{word} {words[i + 1]}"]
+    return [replace(term, alternatives=meant[i]) if i in meant else term for i, term in enumerate(terms)]
 
 
 def every_term(terms: list[Term], expand: Expand | None = None) -> str:
@@ -124,14 +149,15 @@ def any_term(terms: list[Term], expand: Expand | None = None) -> str:
     return " AND ".join(required) or MATCH_NOTHING
 
 
-def fts_terms(text: str | None, expand: Expand | None = None) -> str:
+def fts_terms(text: str | None, expand: Expand | None = None, correct: Correct | None = None) -> str:
     """The terms the some-words tier may choose from, as a JSON array of FTS5 expressions (phrases aside)."""
-    return json.dumps(list(dict.fromkeys(term.fts(expand) for term in searched(parse(text), expand) if not term.phrase)))
+    terms = searched(corrected(text, correct), expand)
+    return json.dumps(list(dict.fromkeys(term.fts(expand) for term in terms if not term.phrase)))
 
 
-def fts_title(text: str | None, expand: Expand | None = None) -> str:
+def fts_title(text: str | None, expand: Expand | None = None, correct: Correct | None = None) -> str:
     """Every term of `text` required in the title (a term for the abstract stays there): a broad query's best candidates."""
-    terms = [replace(term, column=term.column or "title") for term in searched(parse(text), expand)]
+    terms = [replace(term, column=term.column or "title") for term in searched(corrected(text, correct), expand)]
     return " AND ".join(term.fts(expand) for term in terms) or MATCH_NOTHING
 
 
@@ -379,6 +405,11 @@ def _starts_word(stem: str, text: str) -> bool:
             return True
         at = text.find(stem, at + 1)
     return at != -1 and _spaced(text).find(" " + stem) != -1  # the stem is alphanumeric (`_title_stems`)
+
+
+def holds(text: str | None, words: tuple[str, ...]) -> bool:
+    """True when the words stand in `text`, in any case, one after the other as whole words."""
+    return _found(tuple(word.lower() for word in words), as_stored(text).lower())
 
 
 def _found(words: tuple[str, ...], text: str) -> bool:

@@ -1,8 +1,8 @@
 """Register the search functions of `loader.search` and `loader.snippets` on every Datasette connection.
 
-`fts_query`, `fts_any`, `search_note`, `fts_filters`, `exact_phrases`, `match_boost`, `title_score` and `fts_snippet` are
-what the `search` saved query calls; see `loader/search.py` and `loader/snippets.py` for
-what each does and why.
+`fts_query`, `fts_any`, `search_note`, `fts_filters`, `exact_phrases`, `match_boost`, `title_score`,
+`fts_snippet`, `spelling_suggestion` and `respelled` are what the `search` saved query calls; see
+`loader/search.py`, `loader/snippets.py` and `loader/spelling.py` for what each does and why.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from functools import partial
 from datasette import hookimpl
 
 from loader.prefixes import of_database
+from loader.spelling import of_connection as corrections
 from loader.search import (
     exact_phrases,
     filters,
@@ -30,14 +31,19 @@ from loader.snippets import Snippets
 @hookimpl
 def prepare_connection(conn):
     expand = of_database(conn).expansion  # broad prefixes searched as their commonest words
-    conn.create_function("fts_query", 1, partial(to_fts_query, expand=expand), deterministic=True)
-    conn.create_function("fts_any", 1, partial(to_fts_any, expand=expand), deterministic=True)
+    spelling = corrections(conn)  # typos searched with the words meant
+    terms = dict(expand=expand, correct=spelling.alternatives)
+    conn.create_function("fts_query", 1, partial(to_fts_query, **terms), deterministic=True)
+    conn.create_function("fts_any", 1, partial(to_fts_any, **terms), deterministic=True)
     conn.create_function("search_note", 1, partial(search_note, expand=expand), deterministic=True)
-    conn.create_function("fts_terms", 1, partial(fts_terms, expand=expand), deterministic=True)
+    conn.create_function("fts_terms", 1, partial(fts_terms, **terms), deterministic=True)
     conn.create_function("fts_required", 1, partial(fts_required, expand=expand), deterministic=True)
-    conn.create_function("fts_title", 1, partial(fts_title, expand=expand), deterministic=True)
+    conn.create_function("fts_title", 1, partial(fts_title, **terms), deterministic=True)
     conn.create_function("fts_filters", 5, filters, deterministic=True)
     conn.create_function("exact_phrases", 3, exact_phrases, deterministic=True)
-    conn.create_function("match_boost", 3, match_boost, deterministic=True)
-    conn.create_function("title_score", 2, title_score, deterministic=True)
+    # The papers found for a typo are ranked by the words meant.
+    conn.create_function("match_boost", 3, lambda q, title, abstract: match_boost(spelling.meant(q), title, abstract), deterministic=True)
+    conn.create_function("title_score", 2, lambda q, title: title_score(spelling.meant(q), title), deterministic=True)
+    conn.create_function("spelling_suggestion", 1, spelling.suggestion, deterministic=True)
+    conn.create_function("respelled", 3, spelling.respelled, deterministic=True)
     conn.create_function("fts_snippet", 4, Snippets(), deterministic=True)  # one in-memory table per connection

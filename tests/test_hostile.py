@@ -44,6 +44,7 @@ HOSTILE = [
     "\n\r\t",
     "x" * 10_000,
     "word " * 2_000,
+    " ".join(f"zq{chr(97 + i % 26)}{chr(97 + i // 26)}xwvk" for i in range(200)),  # 200 words to correct
     "../../etc/passwd",
     "..%2F..%2Fetc%2Fpasswd",
     "~2F~2E~2E",

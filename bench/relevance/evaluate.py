@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sqlite3
 import sys
 import tempfile
+import time
 from collections import defaultdict
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -38,6 +41,7 @@ from loader.site import ROOT, datasette_instance
 JUDGEMENTS = Path(__file__).with_name("queries.yml")
 # Queries written before the some-words tier was tuned, and never tuned on: reported on their own.
 HELD_OUT = Path(__file__).with_name("held_out.yml")
+TYPOS = Path(__file__).with_name("typos.yml")
 HELD_OUT_PREFIX, HELD_OUT_ALL = "held-out ", "held-out all"
 SPELT_RIGHT = "spelt right"  # the class of the typo queries as spelt right
 OWN_ROW = ("description", "typo", f"typo {SPELT_RIGHT}")  # classes outside the totals (see `groups`)
@@ -274,6 +278,49 @@ def write_docs(report: Report, modes: dict[str, dict[str, Scores]], path: Path =
     replace_between(path, MODES_START, MODES_END, modes_table(modes))
 
 
+@dataclass
+class Spelling:
+    """How the correction step (`loader.spelling`) does on a database: the single-word typos of
+    typos.yml (right when the suggestion is the word meant, or none for a name), and its time."""
+
+    right: dict[str, int]  # "tuned" / "held-out" -> typos whose suggestion is right
+    total: dict[str, int]
+    wrong: list[tuple[str, str | None, str | None]]  # typed, suggested, meant
+    milliseconds: list[float]  # per judged query, from nothing cached
+
+    def summary(self) -> str:
+        shares = ", ".join(f"{kind} {self.right[kind]} of {self.total[kind]}" for kind in self.total)
+        wrong = "; ".join(f"`{typed}` -> {suggested} (meant {meant})" for typed, suggested, meant in self.wrong)
+        times = sorted(self.milliseconds)
+        return (
+            f"Suggestions right for the single-word typos: {shares}" + (f"; wrong: {wrong}" if wrong else "") + ". "
+            f"Time of the correction step per judged query ({len(times)}): p50 {times[len(times) // 2]:.2f} ms, "
+            f"p95 {times[max(0, math.ceil(0.95 * len(times)) - 1)]:.2f} ms."
+        )
+
+
+def spelling_check(db: Path, queries: list[Query]) -> Spelling:
+    from loader.spelling import of_connection
+
+    typos = yaml.safe_load(TYPOS.read_text(encoding="utf-8"))["typos"]
+    right: dict[str, int] = defaultdict(int)
+    total: dict[str, int] = defaultdict(int)
+    wrong, times = [], []
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        for typo in typos:
+            kind = "held-out" if typo.get("held_out") else "tuned"
+            suggested = of_connection(conn).suggestion(typo["typed"])
+            total[kind] += 1
+            right[kind] += suggested == typo["correction"]
+            if suggested != typo["correction"]:
+                wrong.append((typo["typed"], suggested, typo["correction"]))
+        for query in queries:
+            started = time.perf_counter()
+            of_connection(conn).suggestion(query.q)  # a new instance: nothing cached
+            times.append((time.perf_counter() - started) * 1000)
+    return Spelling(dict(right), dict(total), wrong, times)
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write-docs", action="store_true", help=f"replace the table in {DOCS.relative_to(ROOT)}")
@@ -285,7 +332,10 @@ def main(argv: list[str]) -> None:
         build(db, [ROOT / "data"])
         report = asyncio.run(evaluate(db, peer=not args.no_peer))
         modes = asyncio.run(by_mode(db))
+        spelling = spelling_check(db, load_judgements()[0])
     print(report.table())
+    print()
+    print(spelling.summary())
     print()
     print(modes_table(modes))
     if report.peer:

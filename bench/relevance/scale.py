@@ -54,7 +54,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bench.relevance import crowd
-from bench.relevance.evaluate import DEPTH, HELD_OUT_ALL, Query, Scores, groups, load_judgements, row_order
+from bench.relevance.evaluate import DEPTH, HELD_OUT_ALL, Query, Scores, groups, load_judgements, row_order, spelling_check
 from bench.relevance.peer import build_index
 from bench.scale import HOST, PEER_MARKER, BenchError, datasette, free_port, peak_rss_mb, write_section
 from loader.build import build
@@ -222,6 +222,8 @@ def run_size(papers: int, work: Path, *, seed: int, honest: bool, warmups: int, 
     conn.close()
     result["missing"] = sorted({t for q in queries for t in q.expected if t not in titles})
     del titles
+    log(f"{papers} papers: the typos' suggestions")
+    result["spelling"] = spelling_check(db, queries)
 
     log(f"{papers} papers: building tantivy")
     with build_index(db, work / "tantivy") as index:
@@ -331,6 +333,9 @@ def render(results: list[dict]) -> str:
             "",
             *class_table(r),
             "",
+            f"Typos (docs/search.md, section 6): {r['spelling'].summary()} Their queries are the rows typo and "
+            "typo spelt right above.",
+            "",
             "Ours in each mode of `search` (words is the default; meaning and both: see docs/search.md):",
             "",
             *modes_table(r),
@@ -435,6 +440,9 @@ def benchmarks_section(results: list[dict], report: Path | None) -> str:
             f"tantivy {r['peer_build_seconds']:.0f} s (database rows → index, {r['peer_bytes'] / 1e6:.0f} MB).",
             "",
             *class_table(r),
+            "",
+            f"Typos (docs/search.md, section 6): {r['spelling'].summary()} Their queries are the rows typo and "
+            "typo spelt right above.",
             "",
             "Ours in each mode of `search` (words is the default; meaning and both: see docs/search.md):",
             "",

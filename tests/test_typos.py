@@ -1,0 +1,161 @@
+"""Typos: "did you mean" and the words meant searched beside the typed ones (loader/spelling.py).
+
+On the database built from data/ (every paper is in the sample), and on a small corpus written
+here where one abstract misspells a word that 60 others spell right. Expected words and papers
+are written by hand from the dumps or counted with plain SQL.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.relevance.evaluate import load_judgements
+from loader.build import build
+from loader.prefixes import of_database
+from loader.search import to_fts_any, to_fts_query
+from loader.site import datasette_instance
+from loader.spelling import of_connection
+
+ROOT = Path(__file__).resolve().parent.parent
+POINTER_NETWORKS = "Pointer Networks"
+
+
+@pytest.fixture(scope="module")
+def site(papers_db):
+    return datasette_instance(papers_db)
+
+
+async def search(site, q: str, **params) -> list[dict]:
+    response = await site.client.get("/papers/search.json", params={"q": q, "_shape": "array", "mode": "words", **params})
+    assert response.status_code == 200, response.text[:300]
+    return response.json()
+
+
+def papers_holding(db: Path, pattern: str) -> set[str]:
+    """Titles of the papers whose title or abstract matches the regular expression (any case)."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select title, abstract from papers").fetchall()
+    return {title for title, abstract in rows if re.search(pattern, f"{title}\n{abstract}", re.IGNORECASE)}
+
+
+async def test_a_misspelt_word_finds_the_papers_of_the_word_meant_and_each_card_says_why(site, papers_db):
+    rows = await search(site, "tranformer")
+    # FTS5 stems transformer, transformers and transform alike
+    assert {row["title"] for row in rows} <= papers_holding(papers_db, r"\btransform")
+    assert len(rows) == 50  # more than 50 papers write one of them
+    assert {row["suggestion"] for row in rows} == {"transformer"}
+    with_the_word = papers_holding(papers_db, r"\btransformer\b")
+    for row in rows:  # the card says so where the paper writes the word meant
+        assert row["respelled"] == ("transformer for tranformer" if row["title"] in with_the_word else None), row["title"]
+
+
+async def test_one_misspelt_word_among_several_still_finds_the_paper(site):
+    rows = await search(site, "pointer netwroks convex hull")
+    assert rows[0]["title"] == POINTER_NETWORKS
+    assert rows[0]["suggestion"] == "pointer networks convex hull"
+    assert rows[0]["why"] == "every word"  # with the word meant, the paper holds every word
+
+
+async def test_the_page_offers_the_corrected_query_with_the_corrected_word_marked_and_the_filters_kept(site):
+    response = await site.client.get("/papers/search", params={"q": "Pointer netwroks", "mode": "words", "year_from": "2015"})
+    assert response.status_code == 200
+    [offer] = re.findall(r'<p class="did-you-mean">(.*?)</p>', response.text)
+    assert offer == (
+        'Did you mean <a href="?q=Pointer+networks&amp;mode=words&amp;year_from=2015">Pointer <strong>networks</strong></a>?'
+    )
+    assert '<span class="respelled">found by networks for netwroks</span>' in response.text
+
+
+async def test_a_suggestion_is_offered_when_nothing_is_found_and_markup_in_the_query_stays_text(site):
+    response = await site.client.get("/papers/search", params={"q": "<i>x</i> difusion", "year_from": "1990", "year_to": "1991"})
+    assert response.status_code == 200
+    assert 'class="zero-results"' in response.text
+    [offer] = re.findall(r'<p class="did-you-mean">(.*?)</p>', response.text)
+    assert "&lt;i&gt;x&lt;/i&gt; <strong>diffusion</strong>" in offer and "<i>" not in offer
+
+
+async def test_no_offer_and_no_change_for_a_query_spelt_right(site):
+    response = await site.client.get("/papers/search", params={"q": "pointer networks", "mode": "words"})
+    assert 'class="did-you-mean"' not in response.text
+    rows = await search(site, "pointer networks")
+    assert {row["suggestion"] for row in rows} == {None} and {row["respelled"] for row in rows} == {None}
+
+
+def test_every_judged_query_that_uses_the_papers_own_words_is_searched_exactly_as_before(papers_db):
+    """The benchmark's known-item queries are spelt right: no correction, the same MATCH expressions."""
+    conn = sqlite3.connect(papers_db)
+    corrections, expand = of_connection(conn), of_database(conn).expansion
+    own_words = [q.q for q in load_judgements()[0] if q.kind.removeprefix("held-out ") not in ("typo", "description", "paraphrase")]
+    assert len(own_words) > 100
+    for q in own_words:
+        assert corrections.of(q) == {}, q
+        for to_fts in (to_fts_query, to_fts_any):
+            assert to_fts(q, expand, corrections.alternatives) == to_fts(q, expand), q
+
+
+def test_names_and_words_the_corpus_writes_stay_as_typed(papers_db):
+    corrections = of_connection(sqlite3.connect(papers_db))
+    for name in ("UL2", "TabPFN", "tabpfn", "Wukong", "wukong", "CroCo", "MDETR", "SparK", "generalisation", "Swin"):
+        assert corrections.suggestion(name) is None, name
+    # English words the 255 papers never write are not "corrected" into words they do
+    for word in ("dying", "catches", "unlimited", "teach"):
+        assert corrections.suggestion(word) is None, word
+    # nor is another form of a word they write (tumors is not tumor)
+    assert corrections.suggestion("regularizer blends") is None
+
+
+def test_the_single_word_typos_of_the_benchmark_get_the_word_meant(papers_db):
+    """bench/relevance/typos.yml, written by hand: each misspelling and the word meant (None: stays)."""
+    corrections = of_connection(sqlite3.connect(papers_db))
+    typos = yaml.safe_load((ROOT / "bench" / "relevance" / "typos.yml").read_text(encoding="utf-8"))["typos"]
+    assert len(typos) >= 30
+    for typo in typos:
+        assert corrections.suggestion(typo["typed"]) == typo["correction"], typo
+
+
+def test_two_words_run_together_and_a_word_split_in_two(papers_db):
+    corrections = of_connection(sqlite3.connect(papers_db))
+    assert corrections.suggestion("pointernetworks") == "pointer networks"
+    assert corrections.suggestion("hyper networks magnitude") == "hypernetworks magnitude"
+    assert corrections.suggestion("codebook") is None  # too short to be taken for two words
+
+
+@pytest.fixture(scope="module")
+def one_misspelling(tmp_path_factory):
+    """60 papers about source separation, and one abstract that writes "seperation"."""
+    from tests.test_related import write_dump
+
+    folder = tmp_path_factory.mktemp("seperation")
+    (folder / "dumps").mkdir()
+    papers = [(f"Audio study {i}", f"We improve source separation of recording {i}.") for i in range(60)]
+    papers.append(("Quokka vocal tract", "Quokka calls and their seperation from wind noise."))
+    write_dump(folder / "dumps" / "a.txt", papers)
+    db = folder / "papers.db"
+    build(db, [folder / "dumps"])
+    return db
+
+
+async def test_a_misspelling_a_few_abstracts_write_is_corrected_and_searched_beside_the_typed_word(one_misspelling):
+    rows = await search(datasette_instance(one_misspelling), "seperation")
+    titles = [row["title"] for row in rows]
+    # the paper that writes it as typed, and the 60 that spell it right (50 shown)
+    assert "Quokka vocal tract" in titles and len(titles) == 50
+    assert {row["suggestion"] for row in rows} == {"separation"}
+    respelled = {row["title"]: row["respelled"] for row in rows}
+    assert respelled["Quokka vocal tract"] is None and respelled["Audio study 1"] == "separation for seperation"
+
+
+def test_a_rare_word_in_a_title_is_a_name_and_stays(one_misspelling, tmp_path):
+    """The same corpus with the misspelling moved into the paper's title, where names stand."""
+    assert of_connection(sqlite3.connect(one_misspelling)).correction("seperation") is not None
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(one_misspelling) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as conn:  # the index follows through the papers' triggers
+        conn.execute("update papers set title = 'Seperation of quokka calls' where title = 'Quokka vocal tract'")
+    assert of_connection(sqlite3.connect(copy)).correction("seperation") is None
