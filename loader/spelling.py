@@ -1,32 +1,18 @@
 """Typos: the word a visitor likely meant, for a word the index does not hold or holds far less than a close one.
 
-The candidates are the words of the sample that `word_rarity` counts (`loader.related`: every
-paper of a small database, 5,000 of a large one), read once per database version with the
-broad prefixes' counts (`loader.prefixes`). The index itself says whether it holds a typed word,
-by bounded reads (0.1 ms each). A word is corrected (`Corrections.correction`) when it is:
+See docs/search.md, section 6, for the rules and what each costs; in short, a typed word is:
 
-- held nowhere, and not an English word (`is_english`: a small corpus lacks many, and "did you
-  mean doing" for `dying` helps nobody): the closest sample word within one edit, the commonest
-  among equals; an edit is a letter dropped, added or changed, or two neighbours swapped
-  (rapidfuzz's optimal string alignment distance); or, for a long word, two sample words run
-  together (`pointernetworks`);
-- held only by its stem (`distilation` matches `distillation` through FTS5's stemmer, but no
-  paper writes it so): the closest sample word, if FTS5 stems it alike (the search finds the same
-  papers; the suggestion shows the spelling);
-- written in at most `RARE` papers and in no title, while a word one edit away is expected in
-  `MORE_COMMON` times as many (`seperation`, misspelt in a few abstracts, for `separation`);
-- or, two typed words, written as one by the sample and apart by no paper (`hyper networks` for
-  `hypernetworks`), or by at most `RARE` while the one word is `MORE_COMMON` times as common.
+- held nowhere (`Corrections.correction`): the words one edit away that the index holds
+  (`neighbours`: every string one edit away looked up inside SQLite), the words people write
+  first (the `word_rarity` sample, or the English lexicon), the one the query's other words stand
+  with most, and up to `MAX_MEANT` in all searched; or two sample words run together;
+- held by its stem only (`distilation`): the spelling the papers of that stem write (`_stem_held`);
+- written by at most `RARE` papers, in no title, not English, while a word people write one edit
+  away is written by `MORE_COMMON` times as many (`seperation`): that word (`_rarer`);
+- two typed words the sample writes as one (`hyper networks`): that word (`joined`).
 
-Never corrected: words of fewer than `MIN_LETTERS` letters, words with a digit (`UL2`) or with a
-capital past the first letter (`CroCo`, `MDETR`), prefixes and quoted phrases, another form of
-the same word (`tumors` is not `tumor`), and a word written by more than `RARE` papers or in a
-title (`TabPFN`, `Wukong`): a name stays as typed.
-
-What a correction changes: the words meant are searched beside the typed ones
-(`loader.search.Term.alternatives`) and rank the papers found (`match_boost`, `title_score`), and
-the search page offers the corrected query ("did you mean"). A query with no correction is
-searched exactly as before.
+Never corrected: short words, words with a digit or a capital past the first letter (names), words
+written by more papers or in a title, another form of the same word, English words.
 """
 
 from __future__ import annotations
@@ -37,14 +23,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
 
 from .embed import ModelMissing, model_files
 from .limits import as_stored
 from .prefixes import Prefixes
 from .prefixes import of_database as prefixes_of
-from .search import Alternatives, Term, holds, parse
+from .search import Alternatives, Term, every_term, holds, parse
+from .vectors import rows_by_ids
 
 MIN_LETTERS = 5  # shorter words have too many neighbours within an edit (and are often acronyms)
 SPLIT_WORD, SPLIT_PART = 10, 4  # a shorter unknown word is more often a compound spelt right than two words run together
@@ -52,34 +37,34 @@ ENDINGS = ("s", "es", "ed", "d", "ing", "ly", "er")  # an English word with one 
 RARE = 3  # papers a known word may be in and still be taken for a typo of a much commoner one
 MORE_COMMON = 50
 KNOWN_LIMIT = RARE + 1  # matches counted to tell a known word from a rare one
-SURFACE_CHECK = 20  # papers matching a word's stem read to see whether any writes it as typed
+SURFACE_CHECK = 20  # first papers of a word's stem: the same for two words when FTS5 stems them alike
+COUNT_LIMIT = 1000  # papers counted for a word one edit away
+SEVERAL = 3  # papers that must write a word meant that neither the sample nor the lexicon holds
+CONTEXT_LIMIT = 100  # papers counted with a word meant and the query's other words
+WRITTEN_CHECK = 100  # papers of a stem read to find which of its spellings they write
+MAX_MEANT = 4  # words an unknown word may mean, searched together
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# The words of a JSON array that the index holds: one bounded lookup each, inside SQLite (about
+# 10 us a word; an unknown word of 9 letters has about 500 words one edit away).
+HELD_VARIANTS = (
+    "select value from json_each(?) where exists "
+    "(select 1 from papers_fts where papers_fts match '\"' || value || '\"')"
+)
 
 
 @dataclass(frozen=True)
 class Correction:
     typed: str  # as the visitor typed it
     meant: tuple[str, ...]  # the word meant: one word, or two for a word that was two
+    others: tuple[str, ...] = ()  # other words it may mean, searched too (the suggestion shows `meant`)
 
 
 class Speller:
-    """The sample's words by length, and their counts, for finding the word meant."""
+    """The sample's words and their counts: the words people write, and two words run together."""
 
     def __init__(self, prefixes: Prefixes) -> None:
         self.counts = prefixes.counts
         self.papers_per_sampled = prefixes.papers_per_sampled
-        by_length: dict[int, list[str]] = defaultdict(list)
-        for word in self.counts:
-            if word.isalpha():
-                by_length[len(word)].append(word)
-        self.by_length = dict(by_length)
-
-    def closest(self, word: str, edits: int) -> str | None:
-        """The commonest sample word within `edits` of `word` (fewest edits first) that is not another
-        form of it (`tumor` for `tumors`, `regularized` for `regularizer`), or None."""
-        choices = [w for n in range(len(word) - edits, len(word) + edits + 1) for w in self.by_length.get(n, ())]
-        found = process.extract(word, choices, scorer=OSA.distance, score_cutoff=edits, limit=None)
-        found = [(distance, -self.counts[w], w) for w, distance, _ in found if not _forms_of_one_word(w, word)]
-        return min(found)[2] if found else None
 
     def split(self, word: str) -> tuple[str, str] | None:
         """Two sample words of `SPLIT_PART` letters or more that `word` writes together, the commonest
@@ -92,6 +77,10 @@ class Speller:
             if word[:i] in self.counts and word[i:] in self.counts
         ]
         return max(pairs)[1:] if pairs else None
+
+    def knows(self, word: str) -> bool:
+        """True for a word of the sample or of the English lexicon: a word people write."""
+        return word in self.counts or word in english_words()
 
     def expected_papers(self, word: str) -> float:
         return self.counts.get(word, 0) * self.papers_per_sampled
@@ -110,7 +99,7 @@ class Corrections:
 
     def alternatives(self, text: str | None) -> Alternatives:
         """What `loader.search` searches beside each corrected word: the words meant, as one term."""
-        return {typed: (c.meant,) for typed, c in self.of(text).items()}
+        return {typed: (c.meant, *((other,) for other in c.others)) for typed, c in self.of(text).items()}
 
     def meant(self, text: str | None) -> str | None:
         """The query with its corrections in place, or as typed: what ranks the papers found (see `match_boost`)."""
@@ -143,43 +132,97 @@ class Corrections:
         except sqlite3.OperationalError:  # not a papers database (and an empty sample): nothing corrected
             return 0
 
-    def correction(self, word: str) -> Correction | None:
-        """The correction of one typed word (lower-cased), or None."""
-        if len(word) < MIN_LETTERS or not word.isalpha() or is_english(word):
+    def correction(self, word: str, context: str = "") -> Correction | None:
+        """The correction of one typed word (lower-cased), or None; `context`: the query's other terms
+        (an FTS5 expression, '' for none), which choose among several words meant."""
+        if len(word) < MIN_LETTERS or not word.isalpha():
             return None
         matches = self.papers_with(f'"{word}"', SURFACE_CHECK)  # by stem: `distilation` finds `distillation`
-        if matches and self._written(word, matches):
-            return self._rarer(word, matches)
-        meant = self.speller.closest(word, 1)
-        if matches:  # a misspelling with the stem of a word the index holds: that word, if it is the one
-            return Correction(word, (meant,)) if meant and self._same_stem(word, meant) else None
-        if meant:
-            return Correction(word, (meant,))
+        if matches:
+            return self._stem_held(word, matches)
+        if is_english(word):
+            return None
+        found = self.neighbours(word)
+        # words people write (of the sample or the lexicon) if there are any; else words several papers write
+        found = [n for n in found if self.speller.knows(n[0])] or [n for n in found if n[1] >= SEVERAL]
+        if found:  # the one most papers write with the query's other words; else (or as many) the commonest
+            ranked = sorted(found, key=lambda n: -self._with_context(n[0], context))
+            return Correction(word, (ranked[0][0],), tuple(n[0] for n in ranked[1:MAX_MEANT]))
         split = self.speller.split(word)
         return Correction(word, split) if split else None
 
-    def _same_stem(self, word: str, other: str) -> bool:
-        """True when the index finds the same first papers for both words: FTS5 stems them alike."""
-        sql = "select rowid from papers_fts where papers_fts match ? order by rowid limit ?"
-        first = [self.conn.execute(sql, [f'"{w}"', SURFACE_CHECK]).fetchall() for w in (word, other)]
-        return first[0] == first[1]
+    def _stem_held(self, word: str, matches: int) -> Correction | None:
+        """A word whose stem the index holds. Written by a paper: corrected only when far rarer than a
+        word one edit away (`_rarer`). Written by none of its stem's first papers (`distilation`, which
+        FTS5 stems like `distillation`): the spelling they write, for the suggestion (the search finds
+        the same papers); else None (`layerwise`, written `layer-wise`)."""
+        texts = self._texts_of_stem(word)
+        if word in self.speller.counts or any(holds(text, (word,)) for text in texts):
+            return self._rarer(word, matches)
+        if is_english(word):
+            return None
+        own = self._first_papers(word)
+        edits = [v for v in _one_edit(word) if not _forms_of_one_word(v, word)]
+        same = [v for v in edits if self.speller.knows(v) and self._first_papers(v) == own] or [
+            v for v in set(self._held(word)) & set(edits) if self._first_papers(v) == own and any(holds(text, (v,)) for text in texts)
+        ]
+        return Correction(word, (min(same, key=lambda v: _slip(word, v)),)) if same else None
 
-    def _written(self, word: str, matches: int) -> bool:
-        """True when one of the first papers whose words share `word`'s stem writes it as typed."""
-        sql = (
-            "select p.title, p.abstract from papers p join "
-            "(select rowid from papers_fts where papers_fts match ? limit ?) m on m.rowid = p.id"
-        )
-        return any(holds(f"{title}\n{abstract}", (word,)) for title, abstract in self.conn.execute(sql, [f'"{word}"', matches]))
+    def _texts_of_stem(self, word: str) -> list[str]:
+        """Title and abstract of the first `WRITTEN_CHECK` papers whose words share `word`'s stem."""
+        sql = "select rowid from papers_fts where papers_fts match ? order by rowid limit ?"
+        ids = [row[0] for row in self.conn.execute(sql, [f'"{word}"', WRITTEN_CHECK])]
+        return [f"{t}\n{a}" for t, a in rows_by_ids(self.conn, "select title, abstract from papers where id in ({ids})", ids)]
+
+    def neighbours(self, word: str) -> list[tuple[str, int, list]]:
+        """The words one edit from `word` that papers write, with how many papers (up to `COUNT_LIMIT`)
+        and the first papers of their stem, commonest first; one word per stem (FTS5 matches the edit
+        `optimer` for `optimizer`: the one a paper writes stands for both)."""
+        by_stem: dict[tuple, list[str]] = defaultdict(list)
+        for variant in self._held(word):
+            if not _forms_of_one_word(variant, word):
+                by_stem[tuple(self._first_papers(variant))].append(variant)
+        found = []
+        for first, variants in by_stem.items():
+            meant = self._most_written(word, variants)
+            found.append((meant, self.papers_with(f'"{meant}"', COUNT_LIMIT), list(first)))
+        # commonest first; among words past the count's bound, a sample or English word first, then the likeliest slip
+        return sorted(found, key=lambda n: (-n[1], not self.speller.knows(n[0]), _slip(word, n[0])))
+
+    def _held(self, word: str) -> list[str]:
+        """The strings one edit from `word` that the index matches (by their stems)."""
+        try:
+            return [variant for (variant,) in self.conn.execute(HELD_VARIANTS, [json.dumps(sorted(_one_edit(word)))])]
+        except sqlite3.OperationalError:  # not a papers database
+            return []
+
+    def _most_written(self, typed: str, variants: list[str]) -> str:
+        """Of words one edit from `typed` that FTS5 stems alike, the one meant: a sample word, an English
+        word, the one most of the first `WRITTEN_CHECK` papers of that stem write, or else the likeliest
+        slip (`_slip`: a letter left out before one swapped, changed or added)."""
+        known = [v for v in sorted(variants) if self.speller.knows(v)]
+        if known:
+            return known[0]
+        texts = self._texts_of_stem(variants[0])
+        return max(sorted(variants), key=lambda v: (sum(holds(text, (v,)) for text in texts), -_slip(typed, v)))
+
+    def _first_papers(self, word: str) -> list:
+        sql = "select rowid from papers_fts where papers_fts match ? order by rowid limit ?"
+        return [row[0] for row in self.conn.execute(sql, [f'"{word}"', SURFACE_CHECK])]
+
+    def _with_context(self, word: str, context: str) -> int:
+        """Papers with `word` and every other term of the query, up to `CONTEXT_LIMIT` (0 without others)."""
+        return self.papers_with(f'"{word}" AND {context}', CONTEXT_LIMIT) if context else 0
 
     def _rarer(self, word: str, matches: int) -> Correction | None:
         """A word the index holds, in at most `RARE` papers and in no title (where names stand), far rarer
-        than a word one edit away (`seperation`, misspelt in a few abstracts): that word; else None."""
-        if matches > RARE or self.papers_with(f'title : "{word}"', 1):
+        than a word of the sample or the lexicon one edit away (`seperation`, misspelt in a few abstracts):
+        that word; else None. Not an English word (`apple`, `freezing`: rare in a corpus, not misspelt)."""
+        if matches > RARE or is_english(word) or self.papers_with(f'title : "{word}"', 1):
             return None
-        meant = self.speller.closest(word, 1)
-        if meant and self.speller.expected_papers(meant) >= MORE_COMMON * matches:
-            return Correction(word, (meant,))
+        found = [n for n in self.neighbours(word) if self.speller.knows(n[0])]  # a word people write, not a name
+        if found and found[0][1] >= MORE_COMMON * matches:
+            return Correction(word, (found[0][0],))
         return None
 
     def joined(self, first: str, second: str) -> Correction | None:
@@ -204,9 +247,11 @@ def _corrections(corrections: Corrections, text: str) -> dict[str, Correction]:
         if pair:
             found[pair.typed] = pair
     in_pairs = {word for typed in found for word in typed.split()}
-    for word in words:
+    terms = parse(text)
+    for i, word in enumerate(words):
         if word and word not in in_pairs and word not in found:
-            correction = corrections.correction(word)
+            context = every_term(terms[:i] + terms[i + 1 :]) if len(terms) > 1 else ""
+            correction = corrections.correction(word, context)
             if correction:
                 found[word] = correction
     return found
@@ -243,6 +288,27 @@ def _pieces(text: str, corrections: dict[str, Correction]) -> list[tuple[str, bo
     return parts if any(corrected for _, corrected in parts) else []
 
 
+def _one_edit(word: str) -> set[str]:
+    """Every string one edit from `word`: a letter dropped, added or changed, or two neighbours swapped."""
+    halves = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return (
+        {a + b[1:] for a, b in halves if b}
+        | {a + b[1] + b[0] + b[2:] for a, b in halves if len(b) > 1}
+        | {a + c + b[1:] for a, b in halves if b for c in LETTERS}
+        | {a + c + b for a, b in halves for c in LETTERS}
+    ) - {word}
+
+
+def _slip(typed: str, meant: str) -> int:
+    """How unlikely a slip turns `meant` into `typed`, one edit apart: a letter left out (0), two swapped
+    (1), one changed (2), one added (3); typists leave letters out most often."""
+    if len(meant) == len(typed) + 1:
+        return 0
+    if len(meant) < len(typed):
+        return 3
+    return 1 if sorted(meant) == sorted(typed) else 2
+
+
 def _forms_of_one_word(first: str, second: str) -> bool:
     """True when the two words are the same but for one of `ENDINGS` (or none)."""
     return bool(_bases(first) & _bases(second))
@@ -256,10 +322,12 @@ def _bases(word: str) -> set[str]:
 
 def is_english(word: str) -> bool:
     """True for a word of the English lexicon (`english_words`), or one with a common ending or `un`
-    added: a word the index lacks but that is spelt right (`dying`, `catches`, `unlimited`), which a
-    small corpus would otherwise "correct" to one it holds (`doing`, `matches`, `limited`)."""
+    added to a lexicon word of four letters or more: a word the index lacks but that is spelt right
+    (`dying`, `catches`, `unlimited`), which a small corpus would otherwise "correct" to one it holds
+    (`doing`, `matches`, `limited`). Not `taging`: `tag` is too short to tell."""
     lexicon = english_words()
-    return bool(_bases(word) & lexicon) or word.startswith("un") and word[2:] in lexicon
+    bases = {base for base in _bases(word) if base == word or len(base) >= 4}
+    return bool(bases & lexicon) or word.startswith("un") and word[2:] in lexicon
 
 
 @lru_cache(maxsize=1)
