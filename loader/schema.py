@@ -84,6 +84,7 @@ PAPERS = Table(
         ("added_on",),  # the feed of new papers, newest first
         ("first_listing", "added_on"),  # the papers a listing added, and the feed of one listing
         ("published_year", "appearances"),  # the most re-listed papers of each year
+        ("published_year", "added_on"),  # the feed of new papers of some years, year by year
     ),
     not_null=frozenset({"title", "abstract", "appearances", "code_links", "has_code", "title_key", "search_terms"}),
 )

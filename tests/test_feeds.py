@@ -79,6 +79,13 @@ def paper_facts(db: Path) -> dict[int, dict]:
     return facts
 
 
+def rows_of(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        found = conn.execute(sql).fetchall()
+    conn.close()
+    return found
+
+
 def newest_first(facts: dict[int, dict], papers) -> list[int]:
     """Papers by date, newest first (ties: higher id first), those with no date known last."""
     return sorted(papers, key=lambda paper: (facts[paper]["day"] is not None, facts[paper]["day"] or "", paper), reverse=True)
@@ -138,17 +145,26 @@ async def test_without_a_query_the_feed_is_the_fifty_newest_papers(site, papers_
     assert entry_ids(feed) == newest_first(facts, facts)[:50]
 
 
-async def test_a_common_word_walks_the_newest_papers_and_finds_the_same(site, papers_db):
-    """A query with more matches than the feed sorts (20,000) walks the papers by date instead. Here
-    the saved query's SQL runs with that bound at 20, so that "vision" (63 papers) walks."""
+@pytest.mark.parametrize("years", [{}, {"year_from": "2023"}, {"year_from": "2020", "year_to": "2024"}])
+async def test_a_common_word_walks_the_newest_papers_and_finds_the_same(site, papers_db, years):
+    """A query with more matches than the feed sorts (20,000) walks the papers by date instead (with
+    years asked for, each year's). Here the saved query's SQL runs with that bound at 20, so that
+    "vision" (63 papers) walks."""
     facts = paper_facts(papers_db)
+    published = dict(rows_of(papers_db, "select id, published_year from papers"))
     sql = yaml.safe_load(METADATA.read_text(encoding="utf-8"))["databases"]["papers"]["queries"]["new_papers"]["sql"]
     assert sql.count("20000") == 2  # the count of matches stops there, and walks when it gets there
-    params = {"q": "vision", "year_from": "", "year_to": "", "has_code": "", "_shape": "array"}
+    params = {"q": "vision", "year_from": "", "year_to": "", "has_code": "", **years, "_shape": "array"}
     response = await site.client.get("/papers.json", params={"sql": sql.replace("20000", "20"), **params})
     assert response.status_code == 200, response.text[:300]
-    expected = newest_first(facts, [paper for paper, fact in facts.items() if VISION.search(fact["text"])])
-    assert len(expected) > 50 and [row["id"] for row in response.json()] == expected[:50]
+    matching = [
+        paper
+        for paper, fact in facts.items()
+        if VISION.search(fact["text"])
+        and (not years or published[paper] is not None and int(years["year_from"]) <= published[paper] <= int(years.get("year_to", 9999)))
+    ]
+    expected = newest_first(facts, matching)
+    assert len(expected) > 20 and [row["id"] for row in response.json()] == expected[:50]
 
 
 async def test_a_listings_feed_holds_the_papers_it_showed_first(site, papers_db):

@@ -256,6 +256,7 @@ def drop_version_8_additions(conn: sqlite3.Connection) -> None:
     conn.execute("drop index idx_papers_added_on")
     conn.execute("drop index idx_papers_first_listing_added_on")
     conn.execute("drop index idx_papers_published_year_appearances")
+    conn.execute("drop index idx_papers_published_year_added_on")
     for column in ("first_listing", "added_on"):
         conn.execute(f"alter table papers drop column {column}")
     conn.execute("alter table dumps drop column added_papers")
