@@ -147,15 +147,15 @@ async def test_without_a_query_the_feed_is_the_fifty_newest_papers(site, papers_
 
 @pytest.mark.parametrize("years", [{}, {"year_from": "2023"}, {"year_from": "2020", "year_to": "2024"}])
 async def test_a_common_word_walks_the_newest_papers_and_finds_the_same(site, papers_db, years):
-    """A query with more matches than the feed sorts (20,000) walks the papers by date instead (with
+    """A query with more matches than the feed sorts (10,000) walks the papers by date instead (with
     years asked for, each year's). Here the saved query's SQL runs with that bound at 20, so that
     "vision" (63 papers) walks."""
     facts = paper_facts(papers_db)
     published = dict(rows_of(papers_db, "select id, published_year from papers"))
     sql = yaml.safe_load(METADATA.read_text(encoding="utf-8"))["databases"]["papers"]["queries"]["new_papers"]["sql"]
-    assert sql.count("20000") == 2  # the count of matches stops there, and walks when it gets there
+    assert sql.count("10000") == 2  # the count of matches stops there, and walks when it gets there
     params = {"q": "vision", "year_from": "", "year_to": "", "has_code": "", **years, "_shape": "array"}
-    response = await site.client.get("/papers.json", params={"sql": sql.replace("20000", "20"), **params})
+    response = await site.client.get("/papers.json", params={"sql": sql.replace("10000", "20"), **params})
     assert response.status_code == 200, response.text[:300]
     matching = [
         paper
