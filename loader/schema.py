@@ -82,7 +82,6 @@ PAPERS = Table(
         ("latest_upvotes",),
         ("published",),
         ("added_on",),  # the feed of new papers, newest first
-        ("first_listing", "added_on"),  # the papers a listing added, and the feed of one listing
         ("published_year", "appearances"),  # the most re-listed papers of each year
         ("published_year", "added_on"),  # the feed of new papers of some years, year by year
     ),

@@ -254,7 +254,6 @@ def drop_version_8_additions(conn: sqlite3.Connection) -> None:
     for table in ("paper_counts", "owner_counts", "upvote_growth"):
         conn.execute(f"drop table {table}")
     conn.execute("drop index idx_papers_added_on")
-    conn.execute("drop index idx_papers_first_listing_added_on")
     conn.execute("drop index idx_papers_published_year_appearances")
     conn.execute("drop index idx_papers_published_year_added_on")
     for column in ("first_listing", "added_on"):
