@@ -23,7 +23,10 @@ For every size N, in one run:
 6. HTTP: the real server (`loader.site.serve_command`) on a free loopback port; p50/p95 of
    sequential requests for the `search` saved query by query class (words picked from the
    generated data, and the broadest a visitor can type: `a*`, `tr*`, a prefix on every word,
-   stop words only), the papers table page (HTML and JSON, default facets) and a row page;
+   stop words only), the papers table page (HTML and JSON, default facets) and a row page; the
+   Trends dashboard's page, each chart's data (no filter, and the years 2024-2025) and the whole
+   dashboard as a browser fetches it (the page, then its charts' data over 6 connections); the
+   Atom feeds (newest papers, a common and a rare word, the latest listing's new papers);
 7. load: `wrk -t2 -c10 -d10s --timeout=30s --latency` (or a 10-thread Python client without wrk)
    against a mid-frequency search and the table page;
 8. abuse: on the same server process, 4 client threads loop for --abuse-seconds (default 10)
@@ -73,6 +76,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import quote, unquote
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -786,6 +791,65 @@ class Phases:
             self.log(f"  {name}: {self.seconds[name]:.1f}s")
 
 
+YEAR_RANGE = {"year_from": "2024", "year_to": "2025"}  # two busy years of the generated dates
+BROWSER_CONNECTIONS = 6  # what a browser opens to one host at most
+WHOLE_DASHBOARD = f"dashboard: page, then its charts' data over {BROWSER_CONNECTIONS} connections"
+
+
+def dashboard_cases() -> list[tuple[str, str, str, str]]:
+    """The Trends dashboard's page and each chart's data, as its JavaScript fetches them (loader/dashboard.py)."""
+    from loader.dashboard import PATH, chart_data_paths
+    from loader.site import METADATA
+
+    metadata = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+    years = ", ".join(f"{name}={value}" for name, value in YEAR_RANGE.items())
+    return [
+        ("dashboard page (HTML)", PATH, "", ""),
+        *((f"dashboard chart: {slug}", path, "no filter", "") for slug, path in chart_data_paths(metadata).items()),
+        *((f"dashboard chart: {slug}, years", path, years, "") for slug, path in chart_data_paths(metadata, YEAR_RANGE).items()),
+    ]
+
+
+def dashboard_latency(port: int, count: int, *, timeout: float = 30.0) -> dict:
+    """The dashboard as a visitor's browser loads it: the page, then every chart's data at once over
+    `BROWSER_CONNECTIONS` keep-alive connections; milliseconds from the first request to the last answer."""
+    page, *charts = [path for name, path, _, _ in dashboard_cases() if not name.endswith(", years")]
+    connections = [http.client.HTTPConnection(HOST, port, timeout=timeout) for _ in range(BROWSER_CONNECTIONS)]
+    times: list[float] = []
+    statuses: Counter[str] = Counter()
+    try:
+        for index in range(WARMUPS + count):
+            started = time.perf_counter()
+            answers = [[_timed_get(connections[0], page)]] + [[] for _ in range(BROWSER_CONNECTIONS)]
+
+            def fetch_share(k: int) -> None:
+                answers[k + 1] = [_timed_get(connections[k], path) for path in charts[k::BROWSER_CONNECTIONS]]
+
+            threads = [threading.Thread(target=fetch_share, args=(k,)) for k in range(BROWSER_CONNECTIONS)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if index >= WARMUPS:
+                times.append((time.perf_counter() - started) * 1000)
+                # the first status other than 200, if any, stands for the whole load
+                statuses[next((status for share in answers for status, *_ in share if status != "200"), "200")] += 1
+    finally:
+        for conn in connections:
+            conn.close()
+    return {
+        "p50_ms": percentile(times, 0.5),
+        "p95_ms": percentile(times, 0.95),
+        "max_ms": max(times),
+        "requests": count,
+        "statuses": dict(statuses),
+        "non_200": sum(n for s, n in statuses.items() if s != "200"),
+        "path": f"{page} and {len(charts)} charts",
+        "q": "",
+        "note": f"{len(charts)} charts' data, no filter",
+    }
+
+
 def run_size(
     n: int,
     work: Path,
@@ -892,6 +956,14 @@ def run_size(
         ("table page (HTML, default facets)", "/papers/papers", "", ""),
         ("table JSON (default facets)", "/papers/papers.json?_size=10", "", ""),
         ("row page (HTML)", f"/papers/papers/{picked['row_id']}", "", ""),
+        *dashboard_cases(),
+        ("feed: newest papers", "/papers/new_papers.atom", "", ""),
+        *(
+            (f"feed: {kind}", f"/papers/new_papers.atom?q={quote(q)}", q, note)
+            for kind, (q, note) in picked["queries"].items()
+            if kind in ("common word", "rare word")
+        ),
+        ("feed: new in the latest listing", "/papers/new_in_latest.atom", "", ""),
     ]
     search_url = f"/papers/search.json?q={quote(picked['queries']['mid word (load)'][0])}&_shape=array"
     load_targets = [("search (mid word)", search_url), ("table page", "/papers/papers")]
@@ -919,6 +991,8 @@ def run_size(
                     measured["facets"] = sorted(data.get("facet_results", {}))
                 result["http"][name] = measured
                 log(f"    {name}: p50 {measured['p50_ms']:.1f} ms, p95 {measured['p95_ms']:.1f} ms, {measured['statuses']}")
+            result["http"][WHOLE_DASHBOARD] = measured = dashboard_latency(port, requests)
+            log(f"    {WHOLE_DASHBOARD}: p50 {measured['p50_ms']:.1f} ms, p95 {measured['p95_ms']:.1f} ms, {measured['statuses']}")
         with phase("load: one process"):
             for name, path in load_targets:
                 result["load"][name] = _load_or_error(port, path, load_seconds)
@@ -1116,6 +1190,7 @@ def _targets(n: int, r: dict) -> list[str]:
     s, http = r["steps"], r["http"]
     search_p95 = {k: v["p95_ms"] for k, v in http.items() if k.startswith("search")}
     table_p95 = max(v["p95_ms"] for k, v in http.items() if k.startswith("table"))
+    chart_p95 = max(v["p95_ms"] for k, v in http.items() if k.startswith("dashboard chart"))
     errors = sum(v.get("non_2xx", 0) or 0 for v in list(r["load"].values()) + list(r["scale_out"].values()) if isinstance(v, dict))
     errors += sum(v["non_200"] for v in http.values())
     peak_rss = max(s[key]["rss_mb"] for key in ("ours", "ours_one_dump") if key in s)
@@ -1126,6 +1201,7 @@ def _targets(n: int, r: dict) -> list[str]:
         ("incremental +100 papers under 2 s", f"{s['incremental']['seconds']:.1f} s", s["incremental"]["seconds"] < 2),
         ("search p95 under 50 ms, every class", f"worst {max(search_p95.values()):.0f} ms", max(search_p95.values()) < 50),
         ("table page with facets p95 under 500 ms", f"{table_p95:.0f} ms", table_p95 < 500),
+        ("every dashboard chart's data p95 under 300 ms", f"worst {chart_p95:.0f} ms", chart_p95 < 300),
         ("no request errors", f"{errors}", errors == 0),
     ]
     lines = [

@@ -32,16 +32,17 @@ from .health import unusable
 from .lock import OnWait, build_lock
 from .parser import Page, parse_month_day, quoted
 from .records import DumpDone, Rows, interleave
+from . import summaries
 from .related import refresh_word_rarity, track_sample
 from .schema import (
     APPEARANCES,
     CODE_TOKEN,
-    DUMP_COUNTS_SINCE,
     FILTERS_SINCE,
     FTS_TABLE,
     LINKS,
     PAPER_VECTORS,
     SCHEMA_VERSION,
+    SUMMARIES_SINCE,
     VECTORS_SINCE,
     YEAR_TOKEN,
     create_fts_triggers,
@@ -261,8 +262,9 @@ def _build_locked(
         # Every paper's derived columns and FTS row made afresh: from scratch, or for an index
         # that lacked the search filters' tokens.
         reindex = bulk or 0 < version < FILTERS_SINCE
-        # Every paper's derived columns made afresh, and the dumps' counts of papers with them.
-        refresh_all = reindex or 0 < version < DUMP_COUNTS_SINCE
+        # Every paper's derived columns made afresh, and the dumps' counts of papers with them and
+        # the summary tables.
+        refresh_all = reindex or 0 < version < SUMMARIES_SINCE
         with db.conn:
             _start_touch_tracking(db.conn)
             sampled_before = track_sample(db.conn)
@@ -721,6 +723,13 @@ select paper_id as id,
     substr(max(case when organisation is not null then seq || organisation end), 11) as organisation,
     min(capture_date) as first_seen,
     max(capture_date) as last_seen,
+    -- the earliest dated listing, or (none dated) the first by name
+    substr(coalesce(min(case when capture_date is not null then seq || dump end), min(seq || dump)), 11)
+        as first_listing,
+    -- the first and the last count of upvotes, each glued to its listing's name (loader/summaries.py)
+    min(case when upvotes is not null then seq || printf('%010d', upvotes) || dump end) as first_counted,
+    max(case when upvotes is not null then seq || printf('%010d', upvotes) || dump end) as last_counted,
+    count(upvotes) as counted,
     count(distinct dump) as appearances,
     cast(substr(max(case when date_iso is not null then seq || coalesce(upvotes, 0) end), 11) as integer)
         as latest_upvotes,
@@ -759,6 +768,8 @@ update papers set
     organisation = d.organisation,
     first_seen = d.first_seen,
     last_seen = d.last_seen,
+    first_listing = d.first_listing,
+    added_on = coalesce(d.first_seen, d.published),
     appearances = d.appearances,
     listed_in = d.listed_in,
     latest_upvotes = d.latest_upvotes,
@@ -775,7 +786,8 @@ from temp.derived d where d.id = papers.id
 # as stored (`papers`, taken away before they change) or as recomputed (`temp.derived`).
 _DUMP_SHARES = """
 insert into temp.dump_changes
-select j.value, {sign}count(*), {sign}sum(s.code_links > 0), {sign}sum(s.appearances = 1)
+select j.value, {sign}count(*), {sign}sum(s.code_links > 0), {sign}sum(s.appearances = 1),
+    {sign}sum(s.first_listing = j.value)
 from {source} s, json_each(s.listed_in) j {where}
 group by j.value
 """
@@ -784,9 +796,11 @@ _ADD_DUMP_CHANGES = """
 update dumps set
     papers = dumps.papers + c.papers,
     with_code = dumps.with_code + c.with_code,
-    only_here = dumps.only_here + c.only_here
+    only_here = dumps.only_here + c.only_here,
+    added_papers = dumps.added_papers + c.added_papers
 from (
-    select dump, sum(papers) as papers, sum(with_code) as with_code, sum(only_here) as only_here
+    select dump, sum(papers) as papers, sum(with_code) as with_code, sum(only_here) as only_here,
+        sum(added_papers) as added_papers
     from temp.dump_changes group by dump
 ) c
 where c.dump = dumps.name
@@ -813,9 +827,11 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: b
     """
     conn = db.conn
     conn.executemany("insert or ignore into temp.touched values (?)", [(pid,) for pid in touched])
-    conn.execute("create temp table dump_changes (dump text, papers integer, with_code integer, only_here integer)")
+    conn.execute(
+        "create temp table dump_changes (dump text, papers integer, with_code integer, only_here integer, added_papers integer)"
+    )
     starting = "" if every_paper else "where papers is null"  # counted afresh, or new dumps
-    conn.execute(f"update dumps set papers = 0, with_code = 0, only_here = 0 {starting}")
+    conn.execute(f"update dumps set papers = 0, with_code = 0, only_here = 0, added_papers = 0 {starting}")
     if every_paper:  # nothing filtered: a million ids looked up in temp.touched cost seconds
         only_touched, only_touched_repos = "", ""
     else:
@@ -826,6 +842,7 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: b
             "insert or ignore into temp.touched_repos select repo_id from links "
             f"where repo_id is not null {only_touched.format('paper_id')}"
         )
+    summaries.start(conn, every_paper, only_touched)
     orphans = "select id from temp.touched where id not in (select paper_id from appearances)"
     conn.execute(f"delete from links where paper_id in ({orphans})")
     conn.execute(f"delete from {PAPER_VECTORS.name} where paper_id in ({orphans})")
@@ -845,6 +862,7 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: b
         f"where true {only_touched_repos}"
     )
     conn.execute(f"delete from repos where papers = 0 {only_touched_repos}")
+    summaries.finish(conn, every_paper, only_touched)
     conn.execute("drop trigger temp.links_lost")
     for table in ("derived", "code_counts", "listings", "touched", "touched_repos", "dump_changes"):
         conn.execute(f"drop table temp.{table}")

@@ -42,6 +42,7 @@ DUMPS = Table(
         "papers": int,  # distinct papers it lists
         "with_code": int,  # of those, papers that link to code
         "only_here": int,  # of those, papers no other dump lists
+        "added_papers": int,  # of those, papers it showed first (their `first_listing`)
     },
     pk="name",
     not_null=frozenset({"sha256", "page_date", "capture_source", "entry_count", "loaded_at"}),
@@ -67,15 +68,22 @@ PAPERS = Table(
         "title_key": str,  # the normalised title the id is derived from
         "search_terms": str,  # compounds joined (pre-training -> pretraining), indexed for search
         "search_filters": str,  # tokens the search filters match in the FTS index, e.g. "py2024 hascode"
+        # The listing that showed it first: the earliest capture date, then the name; a listing
+        # whose year is unknown comes after every dated one (as for first_seen, which it gives).
+        "first_listing": str,
+        "added_on": str,  # first_seen, else published: when the paper was new, the order of the feeds
     },
     pk="id",
     indexes=(
-        ("published_year", "has_code"),  # the year facet, and papers_per_year read from the index alone
+        ("published_year", "has_code"),  # the year facet
         ("has_code",),
         ("organisation",),
         ("appearances",),
         ("latest_upvotes",),
         ("published",),
+        ("added_on",),  # the feed of new papers, newest first
+        ("published_year", "appearances"),  # the most re-listed papers of each year
+        ("published_year", "added_on"),  # the feed of new papers of some years, year by year
     ),
     not_null=frozenset({"title", "abstract", "appearances", "code_links", "has_code", "title_key", "search_terms"}),
 )
@@ -176,7 +184,73 @@ PAPER_VECTORS = Table(
     not_null=frozenset({"vector"}),
 )
 
-TABLES = (DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, WORD_RARITY, CORPUS, ROW_COUNTS, PAPER_VECTORS)
+# Summary tables, kept by each build (see loader/summaries.py) so that the Trends dashboard and
+# its saved queries read a few hundred rows instead of grouping a million.
+PAPER_COUNTS = Table(
+    "paper_counts",
+    {
+        "published_year": int,  # NULL: the year is unknown
+        "has_code": int,
+        "latest_upvotes": int,
+        "papers": int,  # how many papers have these three values
+    },
+    # SQLite lets a key column hold NULL (and two NULLs differ), so the build matches rows with IS.
+    pk=("published_year", "has_code", "latest_upvotes"),
+    not_null=frozenset({"has_code", "latest_upvotes", "papers"}),
+)
+
+OWNER_COUNTS = Table(
+    "owner_counts",
+    {
+        "owner_key": str,  # host/owner, lower-cased: the repos whose id starts with it and a slash
+        "host": str,
+        "owner": str,  # one of its repositories' spellings of the owner
+        "repos": int,  # its repositories that papers link to
+        "papers": int,  # distinct papers linking at least one of them
+    },
+    pk="owner_key",
+    indexes=(("papers",),),
+    not_null=frozenset({"host", "owner", "repos", "papers"}),
+)
+
+UPVOTE_GROWTH = Table(
+    "upvote_growth",
+    {
+        "paper_id": int,
+        "published_year": int,
+        "first_listing": str,  # the first listing that showed its upvotes (in the order of first_seen)
+        "first_upvotes": int,
+        "last_listing": str,  # the latest one that did
+        "last_upvotes": int,
+        "growth": int,  # last_upvotes - first_upvotes
+    },
+    pk="paper_id",
+    foreign_keys=(("paper_id", "papers", "id"),),
+    indexes=(("published_year", "growth"),),  # the papers that rose most, year by year
+    not_null=frozenset({"first_listing", "first_upvotes", "last_listing", "last_upvotes", "growth"}),
+)
+
+TABLES = (
+    DUMPS, PAPERS, REPOS, LINKS, APPEARANCES, WORD_RARITY, CORPUS, ROW_COUNTS, PAPER_VECTORS,
+    PAPER_COUNTS, OWNER_COUNTS, UPVOTE_GROWTH,
+)
+# Views, made afresh by `create_schema`. `feed_entries` is each paper as an Atom entry, in the
+# columns datasette-atom reads: the saved queries that are feeds (new_papers, new_in_latest) take
+# them from here. The id never changes; the date is when the paper was new (`added_on`), or, for
+# a paper no listing or printed date gives a year, when its first listing was loaded; the link
+# is relative, to the paper's page on whatever host serves the feed (RFC 4287 resolves it
+# against the feed's address).
+VIEWS = {
+    "feed_entries": """
+        select p.id,
+            'tag:daily-papers-search,2025:paper/' || p.id as atom_id,
+            p.title as atom_title,
+            coalesce(p.added_on || 'T00:00:00Z', d.loaded_at) as atom_updated,
+            '/papers/papers/' || p.id as atom_link,
+            p.abstract as atom_content
+        from papers p left join dumps d on d.name = p.first_listing
+    """,
+}
 # Tables earlier versions made that this one does not; `create_schema` drops them.
 OBSOLETE_TABLES = ("related",)  # version 1 stored related papers at build time
 # Indexes of version 4 and earlier that wider ones of this version replace.
@@ -186,11 +260,15 @@ OBSOLETE_INDEXES = ("idx_appearances_paper_id", "idx_papers_published_year")
 # `loader.build` fills; version 3 lacked row_counts, which the next build fills; version 4 lacked
 # papers.search_filters, and its FTS index that column, so the next build derives and indexes them;
 # version 5 lacked the counts of papers in dumps, which the next build makes from every paper;
-# version 6 lacked paper_vectors, which the next build fills for every paper).
-SCHEMA_VERSION = 7
+# version 6 lacked paper_vectors, which the next build fills for every paper; version 7 lacked
+# papers.first_listing and added_on, dumps.added_papers and the summary tables, which the next
+# build derives from every paper).
+SCHEMA_VERSION = 8
 FILTERS_SINCE = 5  # the first version whose FTS index holds search_filters
-DUMP_COUNTS_SINCE = 6  # the first version that kept dumps.papers, with_code and only_here
 VECTORS_SINCE = 7  # the first version with paper_vectors
+# The first version with first listings and the summary tables (and, since 6, the dumps' counts
+# of papers): an older database has them derived from every paper.
+SUMMARIES_SINCE = 8
 
 FTS_TABLE = "papers_fts"
 FTS_COLUMNS = ("title", "abstract", "search_terms", "search_filters")
@@ -226,6 +304,9 @@ def create_schema(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
         for column, kind in table.columns.items():
             if column not in existing:  # a table an earlier version made
                 db[table.name].add_column(column, kind)
+    for name, sql in VIEWS.items():
+        db.execute(f"drop view if exists [{name}]")
+        db.execute(f"create view [{name}] as {sql}")
     if indexes:
         create_indexes(db)
     if FTS_TABLE not in db.table_names() or tuple(db[FTS_TABLE].columns_dict) != FTS_COLUMNS:

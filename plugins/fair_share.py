@@ -8,6 +8,11 @@ threads, and the search would queue behind them. So such requests take turns
 through one slot, `AD_HOC_AT_ONCE`; the saved queries (search among them) and
 table pages keep the other threads. When more than `AD_HOC_WAITING` wait
 already, a request is answered 429 at once instead of holding a connection.
+
+The SQL of the dashboards' charts (`loader/dashboard.py`) arrives as `sql`
+too, but it is the site's own, fixed text: it runs like a saved query. (A
+dashboard draws eight charts at once; taking turns, a second visitor's
+charts would be refused.)
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from urllib.parse import parse_qsl
 
 from datasette import hookimpl
 
+from loader.dashboard import PLUGIN, chart_queries
+
 AD_HOC_AT_ONCE = 1
 AD_HOC_WAITING = 8
 # Parameters that carry SQL (or raw FTS5 syntax) written by the visitor.
@@ -24,23 +31,28 @@ AD_HOC_PARAMETERS = frozenset({"sql", "_where", "_searchmode"})
 BUSY_BODY = b"Too many of your own SQL queries are running at once; try again in a few seconds.\n"
 
 
-def is_ad_hoc(scope: dict) -> bool:
+def is_ad_hoc(scope: dict, own_sql: frozenset[str] = frozenset()) -> bool:
+    """True for a request that carries SQL of the visitor's own: any SQL but `own_sql`, the site's."""
     if scope.get("type") != "http":
         return False
     query = scope.get("query_string", b"").decode("latin-1")
-    return any(name in AD_HOC_PARAMETERS for name, _ in parse_qsl(query, keep_blank_values=True))
+    return any(
+        name in AD_HOC_PARAMETERS and not (name == "sql" and value in own_sql)
+        for name, value in parse_qsl(query, keep_blank_values=True)
+    )
 
 
 class TakeTurns:
     """ASGI middleware: ad hoc requests pass `AD_HOC_AT_ONCE` at a time, `AD_HOC_WAITING` may wait."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, own_sql: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.own_sql = own_sql
         self.slots: asyncio.Semaphore | None = None  # made in the server's event loop, on first use
         self.waiting = 0
 
     async def __call__(self, scope, receive, send) -> None:
-        if not is_ad_hoc(scope):
+        if not is_ad_hoc(scope, self.own_sql):
             await self.app(scope, receive, send)
             return
         if self.slots is None:
@@ -67,4 +79,5 @@ async def busy(send) -> None:
 
 @hookimpl
 def asgi_wrapper(datasette):
-    return TakeTurns
+    own_sql = chart_queries(datasette.plugin_config(PLUGIN) or {})
+    return lambda app: TakeTurns(app, own_sql)

@@ -30,3 +30,16 @@ def data_copy(tmp_path) -> Path:
     for dump in DUMPS:
         shutil.copy(dump, folder / dump.name)
     return folder
+
+
+@pytest.fixture(scope="session")
+def synthetic_db(tmp_path_factory) -> Path:
+    """A database of 3,000 synthetic papers over 12 listings (bench/generate.py, seed 0): re-listed
+    papers whose upvotes grow, which data/ lacks (no paper of data/ gains upvotes). Tests must not modify it."""
+    from bench.generate import generate
+
+    folder = tmp_path_factory.mktemp("synthetic")
+    generate(3000, folder / "dumps", dumps=12, seed=0)
+    db = folder / "papers.db"
+    build(db, [folder / "dumps"])
+    return db

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.scale import parse_wrk, run
+from bench.scale import WHOLE_DASHBOARD, parse_wrk, run
+from loader.dashboard import TRENDS, dashboards
+from loader.site import METADATA
 
 PAPERS = 1000
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +69,10 @@ def test_http_cases_answer_without_errors(results):
     kinds |= {"one-letter prefix", "two-letter prefix", "prefix on every word", "stop words only"}
     assert {f"search: {kind}" for kind in kinds} <= set(http)
     assert {"table page (HTML, default facets)", "table JSON (default facets)", "row page (HTML)"} <= set(http)
+    charts = dashboards(yaml.safe_load(METADATA.read_text(encoding="utf-8")))[TRENDS]["charts"]
+    dashboard = {"dashboard page (HTML)", WHOLE_DASHBOARD} | {f"dashboard chart: {slug}{years}" for slug in charts for years in ("", ", years")}
+    feeds = {"feed: newest papers", "feed: common word", "feed: rare word", "feed: new in the latest listing"}
+    assert dashboard | feeds <= set(http)
     for name, case in http.items():
         assert case["non_200"] == 0, (name, case["statuses"])
         assert case["statuses"] == {"200": 8}, name
@@ -131,6 +137,7 @@ def test_report_and_extrapolation(results):
     for heading in ("## 1,000 papers", "### Latency", "### Load", "## Summary", "10M extrapolation"):
         assert heading in markdown
     assert "ours/floor" in markdown and "search: phrase" in markdown
+    assert "| every dashboard chart's data p95 under 300 ms |" in markdown and "| dashboard chart: rising |" in markdown
     if r["plot"]:
         assert (folder / r["plot"]).stat().st_size > 0
     else:

@@ -10,7 +10,8 @@ is aborted, and the one GitHub page the scenario follows is answered by a
 Playwright route with a small HTML body.
 
 The scenario also saves full-page screenshots of the results page and the
-paper page to docs/screenshots/, for the README.
+paper page to docs/screenshots/, for the README; the Trends dashboard test
+saves one of the dashboard, drawn with the network blocked.
 """
 
 from __future__ import annotations
@@ -19,16 +20,22 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 
-from loader.site import serve_command
+from loader.dashboard import PATH as TRENDS_PATH
+from loader.dashboard import TRENDS, dashboards
+from loader.site import METADATA, serve_command
 
 ROOT = Path(__file__).resolve().parent.parent
 # Screenshots go to the test's temporary folder; `SCREENSHOTS=docs/screenshots make test`
@@ -96,14 +103,13 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"datasette did not answer {url} within {STARTUP_TIMEOUT:.0f}s:\n{log.read_text(errors='replace')}")
 
 
-@pytest.fixture(scope="module")
-def server(papers_db, tmp_path_factory):
-    """Base URL of a real `datasette serve` (the `make serve` command line) on a free port."""
+@contextmanager
+def serving(db: Path, log: Path) -> Iterator[str]:
+    """Base URL of a real `datasette serve` of `db` (the `make serve` command line) on a free port."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "datasette.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            serve_command(papers_db, "127.0.0.1", port),
+            serve_command(db, "127.0.0.1", port),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -122,14 +128,28 @@ def server(papers_db, tmp_path_factory):
                 process.wait(timeout=5)
 
 
+@pytest.fixture(scope="module")
+def server(papers_db, tmp_path_factory):
+    with serving(papers_db, tmp_path_factory.mktemp("server") / "datasette.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def synthetic_server(synthetic_db, tmp_path_factory):
+    """The same, over 3,000 synthetic papers (conftest.py), whose upvotes grow: every chart has data."""
+    with serving(synthetic_db, tmp_path_factory.mktemp("synthetic-server") / "datasette.log") as base:
+        yield base
+
+
 @pytest.fixture
 def chromium() -> str:
     return chromium_executable()
 
 
-@pytest.fixture
-def page(chromium, server):
-    """A Chromium page at 1280x900 that can reach only the local server."""
+@contextmanager
+def offline_page(chromium: str, server: str, refused: list[str]) -> Iterator:
+    """A Chromium page at 1280x900 that can reach only the local server; what it asks of any other
+    host is refused and noted in `refused`."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -142,6 +162,7 @@ def page(chromium, server):
                 if route.request.url.startswith(server + "/"):
                     route.continue_()
                 else:
+                    refused.append(route.request.url)
                     route.abort()
 
             context.route("**/*", local_only)
@@ -151,6 +172,12 @@ def page(chromium, server):
             context.close()
         finally:
             browser.close()
+
+
+@pytest.fixture
+def page(chromium, server):
+    with offline_page(chromium, server, []) as page:
+        yield page
 
 
 def matches_a_query_word(text: str) -> bool:
@@ -265,3 +292,47 @@ def test_a_description_finds_its_paper_when_the_visitor_asks_for_meaning_too(pag
     assert first.locator(".result-title a").inner_text().strip() == DESCRIBED
     assert first.locator(".meaning-match").inner_text().strip() == "found by meaning"
     assert page.locator("select[name=mode]").input_value() == "both"  # the choice is kept
+
+
+CHARTS = list(dashboards(yaml.safe_load(METADATA.read_text(encoding="utf-8")))[TRENDS]["charts"])
+# What vega draws for data in an SVG chart: a group of role "mark" holding one path (bar, line,
+# point) or text per datum. Axes, legends and titles are groups of other roles.
+MARKS = "g.role-mark > path, g.role-mark > text"
+
+
+def marks_per_chart(page) -> dict[str, int]:
+    return {slug: page.locator(f"#chart-{slug} svg").locator(MARKS).count() for slug in CHARTS}
+
+
+@pytest.mark.browser
+def test_the_trends_dashboard_draws_every_chart_with_the_network_blocked(chromium, synthetic_server, synthetic_db, tmp_path):
+    refused: list[str] = []
+    with offline_page(chromium, synthetic_server, refused) as page:
+        page.goto(synthetic_server + "/")
+        page.locator(f'a[href="{TRENDS_PATH}"]').click()  # linked from the home page
+        page.wait_for_url(synthetic_server + TRENDS_PATH)
+        page.wait_for_function(
+            "([charts, marks]) => charts.every(slug => document.querySelectorAll(`#chart-${slug} svg :is(${marks})`).length > 0)",
+            arg=[CHARTS, MARKS],
+        )
+        drawn = marks_per_chart(page)
+        assert all(count > 0 for count in drawn.values()), drawn
+        with sqlite3.connect(synthetic_db) as conn:
+            years = [year for (year,) in conn.execute("select distinct published_year from papers where published_year is not null order by 1")]
+        conn.close()
+        bars = page.locator("#chart-papers-per-year svg g.role-mark.mark-rect > path")
+        assert bars.count() == len(years) > 5  # one bar per year with papers
+        shots = SCREENSHOTS or tmp_path
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "trends.png"), full_page=True)
+        assert (shots / "trends.png").stat().st_size > 10_000
+
+        # The year range applies: from 2024 on, one bar per year from 2024.
+        page.locator("input#year_from").fill("2024")
+        page.locator(".dashboard-filters input[type=submit]").click()
+        page.wait_for_url(re.compile(r"year_from=2024"))
+        page.wait_for_function(
+            "marks => document.querySelectorAll(`#chart-papers-per-year svg :is(${marks})`).length > 0", arg=MARKS
+        )
+        assert bars.count() == len([year for year in years if year >= 2024]) > 0
+    assert refused == []  # the page asked no other host for anything: vega, vega-lite and vega-embed are served here

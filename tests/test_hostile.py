@@ -15,6 +15,8 @@ from urllib.parse import quote
 import pytest
 import yaml
 
+from loader.dashboard import PATH as DASHBOARD
+from loader.dashboard import TRENDS, chart_data_paths, dashboards
 from loader.site import METADATA, datasette_instance
 
 HOSTILE = [
@@ -115,16 +117,36 @@ def test_every_saved_query_has_its_parameters_found(digest_before):  # digest ta
     queries = saved_queries()
     assert queries["search"] == ["has_code", "mode", "q", "year_from", "year_to"]
     assert queries["related"] == ["id"] and queries["repos_by_owner"] == ["owner"]
+    assert queries["new_papers"] == ["has_code", "q", "year_from", "year_to"]
+    assert queries["new_in_latest"] == ["listing", "year_from", "year_to"] and queries["rising"] == ["year_from", "year_to"]
+    assert dashboard_filters() == ["year_from", "year_to"]
+
+
+FEEDS = {"new_papers", "new_in_latest"}  # the saved queries that are Atom feeds too
 
 
 @pytest.mark.parametrize("name", sorted(saved_queries()))
 async def test_saved_queries_answer_hostile_parameters(site, name):
     parameters = saved_queries()[name]
+    suffixes = (".json?_shape=array&", "?") + ((".atom?",) if name in FEEDS else ())
     for value in HOSTILE:
         for parameter in parameters or ["_"]:
             query = "&".join(f"{p}={quote(value if p == parameter else '')}" for p in parameters or ["_"])
-            for suffix in (".json?_shape=array&", "?"):
+            for suffix in suffixes:
                 assert await status_of(site, f"/papers/{name}{suffix}{query}") in (200, 400)
+
+
+def dashboard_filters() -> list[str]:
+    return sorted(dashboards(yaml.safe_load(METADATA.read_text(encoding="utf-8")))[TRENDS]["filters"])
+
+
+@pytest.mark.parametrize("name", dashboard_filters())
+async def test_the_dashboard_and_its_charts_answer_hostile_filters(site, name):
+    metadata = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+    for value in HOSTILE:
+        assert await status_of(site, f"{DASHBOARD}?{name}={quote(value)}") == 200
+        for chart, path in chart_data_paths(metadata, {name: value}).items():
+            assert await status_of(site, path) in (200, 400), (chart, value[:40])
 
 
 async def test_injection_through_parameters_runs_no_extra_sql(site):

@@ -30,6 +30,7 @@ def snapshot(db: Path, tables: tuple[str, ...] = TABLES, *, skip_loaded_at: bool
         assert kept == {name: conn.execute(f"select count(*) from {name}").fetchone()[0] for name in kept}
         assert set(kept) == {"papers", "appearances", "repos"}
         assert dumps_counts(conn) == dumps_counts_by_join(conn)
+        assert kept_summaries(conn) == recounted_summaries(conn)
         result = {}
         for table in tables:
             columns = [row[1] for row in conn.execute(f"pragma table_info({table})")]
@@ -54,6 +55,53 @@ def dumps_counts_by_join(conn: sqlite3.Connection) -> list[tuple]:
         " from dumps d left join appearances a on a.dump = d.name left join papers p on p.id = a.paper_id"
         " group by d.name order by d.name"
     ).fetchall()
+
+
+def kept_summaries(conn: sqlite3.Connection) -> dict[str, object]:
+    """What the builds keep for the Trends dashboard: first listings, added papers, the summary tables."""
+    return {
+        "first_listing": dict(conn.execute("select id, first_listing from papers")),
+        "added_on": dict(conn.execute("select id, added_on from papers")),
+        "added_papers": dict(conn.execute("select name, added_papers from dumps")),
+        "paper_counts": sorted(conn.execute("select * from paper_counts"), key=repr),
+        "owner_counts": sorted(conn.execute("select owner_key, repos, papers from owner_counts")),
+        "upvote_growth": sorted(conn.execute("select * from upvote_growth")),
+    }
+
+
+def recounted_summaries(conn: sqlite3.Connection) -> dict[str, object]:
+    """The same, counted here from the appearances, papers, links and repos, in Python."""
+    dumps = {name: capture for name, capture in conn.execute("select name, capture_date from dumps")}
+    shown: dict[int, list[tuple]] = {}
+    for paper, dump, position, upvotes in conn.execute("select paper_id, dump, position, upvotes from appearances"):
+        # capture order: listings of unknown year first (by name), then by date
+        shown.setdefault(paper, []).append((dumps[dump] is not None, dumps[dump] or "", dump, position, upvotes))
+    first_listing, growth = {}, []
+    years = dict(conn.execute("select id, published_year from papers"))
+    for paper, listings in shown.items():
+        dated = [listing for listing in listings if listing[0]]
+        first_listing[paper] = min(dated or listings)[2]
+        counted = sorted(listing for listing in listings if listing[4] is not None)
+        if len(counted) >= 2:
+            first, last = counted[0], counted[-1]
+            growth.append((paper, years[paper], first[2], first[4], last[2], last[4], last[4] - first[4]))
+    papers = conn.execute("select id, published, published_year, has_code, latest_upvotes, first_seen from papers").fetchall()
+    tally: dict[tuple, int] = {}
+    for _, _, year, has_code, upvotes, _ in papers:
+        tally[(year, has_code, upvotes or 0)] = tally.get((year, has_code, upvotes or 0), 0) + 1
+    owners: dict[str, tuple[set, set]] = {}
+    for repo, paper in conn.execute("select repo_id, paper_id from links where repo_id is not null"):
+        repos, linking = owners.setdefault(repo.rsplit("/", 1)[0], (set(), set()))
+        repos.add(repo)
+        linking.add(paper)
+    return {
+        "first_listing": first_listing,
+        "added_on": {paper: first_seen or published for paper, published, _, _, _, first_seen in papers},
+        "added_papers": {name: sum(first == name for first in first_listing.values()) for name in dumps},
+        "paper_counts": sorted(((*key, count) for key, count in tally.items()), key=repr),
+        "owner_counts": sorted((key, len(repos), len(linking)) for key, (repos, linking) in owners.items()),
+        "upvote_growth": sorted(growth),
+    }
 
 
 def test_second_build_changes_nothing(tmp_path, data_copy):
@@ -194,9 +242,23 @@ def test_a_version_4_database_gets_its_search_filters_indexed(tmp_path, data_cop
 
 
 def drop_dumps_counts(conn: sqlite3.Connection) -> None:
-    """Versions 5 and earlier did not keep the counts of papers in each dump."""
+    """Versions 5 and earlier did not keep the counts of papers in each dump (nor what version 8 added)."""
+    drop_version_8_additions(conn)
     for column in ("papers", "with_code", "only_here"):
         conn.execute(f"alter table dumps drop column {column}")
+
+
+def drop_version_8_additions(conn: sqlite3.Connection) -> None:
+    """Versions 7 and earlier had no first listings, no feed view and no summary tables."""
+    conn.execute("drop view feed_entries")
+    for table in ("paper_counts", "owner_counts", "upvote_growth"):
+        conn.execute(f"drop table {table}")
+    conn.execute("drop index idx_papers_added_on")
+    conn.execute("drop index idx_papers_published_year_appearances")
+    conn.execute("drop index idx_papers_published_year_added_on")
+    for column in ("first_listing", "added_on"):
+        conn.execute(f"alter table papers drop column {column}")
+    conn.execute("alter table dumps drop column added_papers")
 
 
 def test_a_version_5_database_gets_its_dumps_counted(tmp_path, data_copy):
@@ -209,6 +271,19 @@ def test_a_version_5_database_gets_its_dumps_counted(tmp_path, data_copy):
     conn.close()
     assert build(db, [data_copy]).written
     assert snapshot(db) == snapshot(fresh)  # which checks the counts against the appearances
+    assert not build(db, [data_copy]).written
+
+
+def test_a_version_7_database_gets_its_first_listings_and_summary_tables(tmp_path, data_copy):
+    db, fresh = tmp_path / "papers.db", tmp_path / "fresh.db"
+    build(db, [data_copy])
+    build(fresh, [data_copy])
+    with sqlite3.connect(db) as conn:
+        drop_version_8_additions(conn)
+        conn.execute("pragma user_version = 7")
+    conn.close()
+    assert build(db, [data_copy]).written
+    assert snapshot(db) == snapshot(fresh)  # which recounts the summaries
     assert not build(db, [data_copy]).written
 
 

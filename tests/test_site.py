@@ -249,6 +249,13 @@ async def test_every_saved_query_is_titled_described_and_answers(site):
         "papers_per_year",
         "dumps",
         "related",
+        "new_papers",
+        "new_in_latest",
+        "rising",
+        "most_relisted",
+        "upvote_distribution",
+        "top_owners",
+        "recent_listings",
     }
     for name, query in metadata.items():
         assert query["title"] and query["description"], name

@@ -8,7 +8,10 @@ every page that shows them must escape them, and the markup we add ourselves
 from __future__ import annotations
 
 import sqlite3
+import xml.etree.ElementTree as ElementTree
+from urllib.parse import quote
 
+import feedparser
 import pytest
 
 from loader.build import build
@@ -84,10 +87,17 @@ async def pages(hostile):
         "raw sql": "/papers?sql=select+title,+abstract+from+papers",
         "raw sql snippet": "/papers?sql=" + "select+'" + SCRIPT.replace(" ", "+") + "'+as+snippet,+char(2)+||+'<b>x'+||+char(3)+as+code_urls",
         "organisation facet": "/papers/papers?_facet=organisation",
+        "new papers": "/papers/new_papers?q=probing",
+        "new in latest": "/papers/new_in_latest",
+        "most re-listed": "/papers/most_relisted",
+        "rising": "/papers/rising",
+        "trends": "/-/dashboards/trends",
+        "trends with filters": "/-/dashboards/trends?year_from=" + quote(SCRIPT) + "&year_to=%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
+        "listing": "/papers/dumps/hostile~2Etxt",
     }
 
 
-SHOW_TITLE = {"table", "table search", "row", "search", "papers_with_code", "top", "raw sql", "appearances"}
+SHOW_TITLE = {"table", "table search", "row", "search", "papers_with_code", "top", "raw sql", "appearances", "new papers", "new in latest"}
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
@@ -134,3 +144,21 @@ async def test_json_keeps_the_text_as_it_was(hostile):
     site, paper_id = hostile
     row = (await site.client.get(f"/papers/papers/{paper_id}.json", params={"_shape": "array"})).json()[0]
     assert row["title"] == TITLE
+
+
+async def test_feeds_carry_titles_and_abstracts_as_text(hostile):
+    """A title holding markup is escaped in the feed's XML, and a reader gets the title back as written."""
+    site, paper_id = hostile
+    for path in ("/papers/new_papers.atom?q=probing", "/papers/new_in_latest.atom"):
+        response = await site.client.get(path)
+        assert response.status_code == 200, path
+        assert_escaped(response.text, path)
+        atom = "{http://www.w3.org/2005/Atom}"
+        entries = {entry.find(f"{atom}id").text: entry for entry in ElementTree.fromstring(response.content).iter(f"{atom}entry")}
+        entry = entries[f"tag:daily-papers-search,2025:paper/{paper_id}"]
+        assert entry.find(f"{atom}title").text == TITLE
+        assert entry.find(f"{atom}content").text == ABSTRACT and entry.find(f"{atom}content").get("type") == "text"
+        parsed = feedparser.parse(response.content, response_headers={"content-type": response.headers["content-type"]})
+        assert not parsed.bozo
+        [read] = [e for e in parsed.entries if e.id == f"tag:daily-papers-search,2025:paper/{paper_id}"]
+        assert read.title_detail.type == "text/plain" and SCRIPT in read.title
