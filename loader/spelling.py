@@ -32,6 +32,7 @@ from .search import Alternatives, Term, every_term, holds, parse
 from .vectors import rows_by_ids
 
 MIN_LETTERS = 5  # shorter words have too many neighbours within an edit (and are often acronyms)
+MAX_LETTERS = 30  # longer is no word: and it would have 54 times its length of strings one edit away
 SPLIT_WORD, SPLIT_PART = 10, 4  # a shorter unknown word is more often a compound spelt right than two words run together
 ENDINGS = ("s", "es", "ed", "d", "ing", "ly", "er")  # an English word with one of these is one too
 RARE = 3  # papers a known word may be in and still be taken for a typo of a much commoner one
@@ -135,7 +136,7 @@ class Corrections:
     def correction(self, word: str, context: str = "") -> Correction | None:
         """The correction of one typed word (lower-cased), or None; `context`: the query's other terms
         (an FTS5 expression, '' for none), which choose among several words meant."""
-        if len(word) < MIN_LETTERS or not word.isalpha():
+        if not MIN_LETTERS <= len(word) <= MAX_LETTERS or not word.isalpha():
             return None
         matches = self.papers_with(f'"{word}"', SURFACE_CHECK)  # by stem: `distilation` finds `distillation`
         if matches:

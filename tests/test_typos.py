@@ -125,6 +125,13 @@ def test_two_words_run_together_and_a_word_split_in_two(papers_db):
     assert corrections.suggestion("codebook") is None  # too short to be taken for two words
 
 
+def test_words_too_short_or_too_long_to_correct(papers_db):
+    corrections = of_connection(sqlite3.connect(papers_db))
+    assert corrections.suggestion("difusion") == "diffusion"
+    assert corrections.suggestion("lern") is None  # 4 letters: too many words one edit away
+    assert corrections.suggestion("x" * 31) is None and corrections.suggestion("x" * 1000) is None
+
+
 @pytest.fixture(scope="module")
 def one_misspelling(tmp_path_factory):
     """60 papers about source separation, and one abstract that writes "seperation"."""
