@@ -219,6 +219,7 @@ def test_the_relevance_scale_run_reports_every_class_for_ours_and_tantivy(tmp_pa
     # the server's start (to its first answer, vectors loaded) and its peak memory, measured
     server = re.search(r"\| server \| answering ([\d.]+) s after its start .* peak memory (\d+) MB", report.read_text(encoding="utf-8"))
     assert server and float(server[1]) > 0 and int(server[2]) > 50
+    assert re.search(r"Load average over the last 5 minutes of queries: [\d.]+ on \d+ CPUs", report.read_text(encoding="utf-8"))
     # and how the typos' suggestions did: every single-word typo of typos.yml counted
     typos = re.search(r"Suggestions right for the single-word typos: tuned (\d+) of (\d+), held-out (\d+) of (\d+)", report.read_text(encoding="utf-8"))
     assert typos and int(typos[2]) + int(typos[4]) == len(yaml.safe_load((ROOT / "bench/relevance/typos.yml").read_text())["typos"])

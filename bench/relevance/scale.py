@@ -42,6 +42,7 @@ import argparse
 import http.client
 import json
 import math
+import os
 import platform
 import shutil
 import signal
@@ -250,6 +251,7 @@ def run_size(papers: int, work: Path, *, seed: int, honest: bool, warmups: int, 
             result["modes"][mode] = by_class(queries, mode_results)
             errors += [(f"[{mode}] {q}", status, body) for q, status, body in mode_errors]
         result["server_peak_rss_mb"] = peak_rss_mb(proc.pid)
+        result["load_average"] = os.getloadavg()[1]  # over the last 5 minutes of queries: was the machine shared?
     result["ours"] = by_class(queries, ours_results)
     result["peer"] = by_class(queries, peer_results)
     result["errors"] = errors
@@ -330,6 +332,9 @@ def render(results: list[dict]) -> str:
             + f" | {r['peer_bytes'] / 1e6:.0f} MB index (title stored, abstract indexed only) |",
             f"| server | answering {r['server_start_seconds']:.1f} s after its start (binary codes loaded); "
             f"peak memory {_mb(r['server_peak_rss_mb'])} after every query in every mode | in-process |",
+            "",
+            f"Load average over the last 5 minutes of queries: {r['load_average']:.1f} on {_cpus()} CPUs "
+            "(above the CPU count, other work shared the machine and every latency below is inflated).",
             "",
             *class_table(r),
             "",
