@@ -25,9 +25,24 @@ def test_judgements_cover_every_class_with_enough_queries():
         classes[query.kind] = classes.get(query.kind, 0) + 1
     assert len(queries) >= 40 and len(pairs) >= 10
     tuned = {"compound", "partial", "title", "name", "number", "owner", "prefix", "paraphrase", "phrase", "description"}
-    assert set(classes) == tuned | {"held-out partial", "held-out paraphrase", "held-out description"}
+    typos = {"typo", "typo spelt right", "held-out typo", "held-out typo spelt right"}
+    assert set(classes) == tuned | typos | {"held-out partial", "held-out paraphrase", "held-out description"}
     assert min(classes.values()) >= 5 and classes["held-out partial"] == classes["held-out paraphrase"] == 15
     assert classes["description"] >= 40 and classes["held-out description"] == 10
+    assert classes["typo"] == classes["typo spelt right"] >= 40 and classes["held-out typo"] == 10
+
+
+def test_each_typo_query_is_its_query_spelt_right_with_one_word_misspelt():
+    queries = load_judgements()[0]
+    for kind in ("typo", "held-out typo"):
+        typed = [q for q in queries if q.kind == kind]
+        spelt = [q for q in queries if q.kind == f"{kind} spelt right"]
+        for a, b in zip(typed, spelt, strict=True):
+            assert a.expected == b.expected
+            words, right = a.q.split(), b.q.split()
+            differ = [(x, y) for x, y in zip(words, right) if x != y]
+            # one word misspelt, or one written as two (or two as one)
+            assert len(differ) == 1 and len(words) == len(right) or abs(len(words) - len(right)) == 1, (a.q, b.q)
 
 
 def test_overall_targets(report):
