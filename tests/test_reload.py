@@ -24,10 +24,19 @@ from pathlib import Path
 import pytest
 
 from loader.build import build
+from loader.parser import DumpError
 from loader.site import serve_command
 
 READERS = 6
 OLD_DUMPS, NEW_DUMPS = 3, 5
+# Each dump's entries, counted by hand from data/ (as in test_site.py): the old version is the first three.
+ENTRIES = {
+    "000_cb7cd7af2323319e.txt": 41,
+    "001_aac3630fa6cd08cf.txt": 84,
+    "002_073c856badb15984.txt": 75,
+    "003_d70b61c28a3beeab.txt": 95,
+    "004_fa38fd4572169ea6.txt": 60,
+}
 
 
 def free_port() -> int:
@@ -47,10 +56,14 @@ def fetch(url: str) -> tuple[int, bytes]:
 
 def version_seen(base: str, kind: str) -> int:
     """How many dumps the answer shows; raises if the answer is not whole and consistent."""
-    if kind == "dumps":
+    if kind == "dumps":  # the listing of the old version or of the new one, whole, and nothing between
         status, body = fetch(base + "/papers/dumps.json?_shape=array")
         assert status == 200, (status, body[:200])
-        return len(json.loads(body))
+        listed = {row["name"]: row["entry_count"] for row in json.loads(body)}
+        versions = {OLD_DUMPS: dict(list(ENTRIES.items())[:OLD_DUMPS]), NEW_DUMPS: ENTRIES}
+        matching = [dumps for dumps, entries in versions.items() if entries == listed]
+        assert matching, f"a listing of neither version: {listed}"
+        return matching[0]
     if kind == "table":  # several queries in one page: count, facets and rows must agree
         status, body = fetch(base + "/papers/papers.json?_facet=appearances&_facet=has_code&_size=5")
         assert status == 200, (status, body[:200])
@@ -139,6 +152,7 @@ def test_readers_see_no_errors_and_no_mix_during_a_rebuild(served):
     for reader, seen in observations.items():
         assert seen[0] == OLD_DUMPS and seen[-1] == NEW_DUMPS, (reader, seen)
         switch = seen.index(NEW_DUMPS)
+        assert set(seen[:switch]) == {OLD_DUMPS}, f"reader {reader} saw something else before the new version: {seen}"
         assert set(seen[switch:]) == {NEW_DUMPS}, f"reader {reader} saw the old version after the new: {seen}"
     assert "reloaded" in log.read_text()
 
@@ -147,7 +161,7 @@ def test_a_failed_rebuild_keeps_serving_the_old_version(served):
     base, db, data, held, log = served
     before = db.read_bytes()
     (data / "zz_broken.txt").write_bytes(b"\x00binary")
-    with pytest.raises(Exception):
+    with pytest.raises(DumpError, match=r"zz_broken\.txt:1: binary data"):
         build(db, [data])
     assert db.read_bytes() == before
     time.sleep(2.5)  # two polls of the supervisor

@@ -63,6 +63,13 @@ def test_at_most_32_terms():
     assert len(parse(" ".join(f"w{i}" for i in range(100)))) == 32
 
 
+def test_only_the_first_1000_characters_are_read():
+    # Fewer than 32 terms, so only the cut at 1,000 characters can leave a term out.
+    assert [term.words for term in parse("probing" + " " * 993 + "masked")] == [("probing",)]  # 1,000 then "masked"
+    assert [term.words for term in parse("probing" + " " * 990 + "masked")] == [("probing",), ("mas",)]  # cut in the word
+    assert [term.words for term in parse("probing" + " " * 989 + "masked")] == [("probing",), ("mask",)]
+
+
 def test_exact_phrases():
     abstract = "We revisit masked-image modeling. Masked image modelling is popular."
     assert exact_phrases('"masked image modeling"', "T", abstract) == 1  # punctuation between words is fine
