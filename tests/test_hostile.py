@@ -282,21 +282,22 @@ async def test_writes_through_the_sql_box_are_refused(site, papers_db, digest_be
 
 
 async def test_a_runaway_query_is_stopped_while_search_still_answers(site):
+    """Checked by the order of events, not by the clock: every search answers while the runaway query
+    still holds its SQL thread, and the runaway then ends with the time limit's error. With one SQL
+    thread (num_sql_threads = 1) the searches queue behind it and answer only after it is stopped."""
     runaway = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
-    started = time.monotonic()
+    events: list[str] = []
     slow = asyncio.create_task(site.client.get("/papers.json", params={"sql": runaway}))
-    await asyncio.sleep(0.3)  # it is running now
-    searches = []
+    slow.add_done_callback(lambda _: events.append("runaway stopped"))
+    await asyncio.sleep(0.3)  # let it reach its SQL thread (not a bound: a late start only makes the test easier)
+    assert not slow.done()
     for _ in range(5):
-        begun = time.monotonic()
         response = await site.client.get("/papers/search.json", params={"q": "masked image modeling", "_shape": "array"})
-        searches.append((response.status_code, len(response.json()), time.monotonic() - begun))
-    done_searching = time.monotonic()
-    stopped = await slow
-    assert all(status == 200 and rows > 0 for status, rows, _ in searches), searches
-    assert done_searching < started + 1.5  # answered while the runaway query was still running
+        assert response.status_code == 200 and len(response.json()) > 0
+        events.append("search answered")
+    stopped = await asyncio.wait_for(slow, 60)  # a guard against a hang, not a measure of speed
+    assert events == ["search answered"] * 5 + ["runaway stopped"]
     assert stopped.status_code == 400 and "too long" in stopped.text.lower()
-    assert time.monotonic() - started < 5  # cut off by sql_time_limit_ms (1.5 s), not run to the end
 
 
 def test_the_database_file_is_unchanged_after_everything(papers_db, digest_before):
