@@ -281,7 +281,7 @@ async def test_default_facets_on_papers(site, papers_db):
     data = await get_json(site, "/papers/papers.json", _extra="facet_results")
     facets = data["facet_results"]
     assert set(facets) == {"published_year", "has_code", "organisation", "appearances"}
-    assert data.get("facets_timed_out", []) == []
+    assert "facets timed out" not in (await site.client.get("/papers/papers")).text  # JSON leaves a timed-out facet out
     years = {item["value"]: item["count"] for item in facets["published_year"]["results"]}
     assert years == dict(sql(papers_db, "select published_year, count(*) from papers where published_year is not null group by 1"))
     by_listing = await get_json(site, "/papers/papers.json", _facet_array="listed_in", _extra="facet_results")
