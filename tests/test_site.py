@@ -465,3 +465,27 @@ async def test_every_table_and_row_reads_as_a_page_json_and_csv_the_same_as_the_
         assert await get_json(site, f"/papers/{table}/{key}.json", _shape="array") == [dict(zip(columns, map(_as_json, row)))]
         row_csv = await site.client.get(f"/papers/{table}/{key}.csv")
         assert row_csv.status_code == 200 and csv_rows(row_csv.text) == as_csv([row]), (table, key)
+
+
+@pytest.mark.parametrize("q", ["diffusion image", "medical images", "diffusion models"])
+async def test_ten_papers_with_every_word_and_no_some_words_tier(site, q):
+    rows = await search(site, q)
+    assert len(rows) >= 10 and all(row["matched"] == 0 for row in rows), [row["matched"] for row in rows]
+
+
+@pytest.mark.parametrize("q", ["graph neural", "video generation", "linear probing"])
+async def test_fewer_than_ten_with_every_word_and_the_some_words_tier_follows(site, q):
+    rows = await search(site, q)
+    every = [row for row in rows if row["matched"] == 0]
+    assert 0 < len(every) < 10 and rows[: len(every)] == every and len(rows) > len(every)
+    assert all(row["why"] == "some words" for row in rows[len(every) :])
+
+
+async def test_stemming_makes_the_forms_of_a_word_one(site, papers_db):
+    found = {q: {row["id"] for row in await search(site, q, year_from="2025")} for q in ("pretrain", "pretrained", "pretraining")}
+    found |= {q: {row["id"] for row in await search(site, q)} for q in ("faq", "FAQs")}
+    assert found["pretrain"] == found["pretrained"] == found["pretraining"] and 10 < len(found["pretrain"]) < 50  # all of them
+    assert found["faq"] == found["FAQs"] and found["faq"]
+    texts = {paper: f"{title} {abstract}" for paper, title, abstract in sql(papers_db, "select id, title, abstract from papers")}
+    for form in ("pretrained", "pretraining"):  # each written form is among them
+        assert any(re.search(rf"\b{form}\b", texts[paper], re.I) for paper in found["pretrain"]), form
