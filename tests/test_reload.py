@@ -11,6 +11,7 @@ one, and the new version must be served within a few seconds.
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import socket
 import sqlite3
@@ -213,3 +214,31 @@ async def test_connections_to_the_listener_get_tcp_nodelay():
         writer.close()
     finally:
         server.close()
+
+
+def test_a_reload_closes_the_idle_keep_alive_connections_of_the_old_process(served):
+    """docs/security.md, "Not defended here": a client that keeps a connection open across a reload
+    and does not retry sees one connection error; a new connection reads the new version."""
+    import http.client
+
+    base, db, data, held, log = served
+    port = int(base.rsplit(":", 1)[1])
+    kept = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    kept.request("GET", "/papers/dumps.json?_shape=array")
+    first = kept.getresponse()
+    assert first.status == 200 and len(json.loads(first.read())) == OLD_DUMPS
+    for dump in held.iterdir():
+        shutil.move(dump, data / dump.name)
+    build(db, [data])
+    deadline = time.monotonic() + 30
+    while version_seen(base, "dumps") != NEW_DUMPS:  # each on a new connection
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+    # The old process, handing over, closes the connection it kept idle: the client reads an end of file.
+    readable, _, _ = select.select([kept.sock], [], [], 30)
+    assert readable and kept.sock.recv(1, socket.MSG_PEEK) == b""
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        kept.request("GET", "/papers/dumps.json?_shape=array")
+        kept.getresponse().read()
+    kept.close()
+    assert version_seen(base, "dumps") == NEW_DUMPS  # a new connection reads the new version

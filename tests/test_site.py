@@ -275,6 +275,13 @@ async def test_every_saved_query_is_titled_described_and_answers(site):
         assert query["title"] and query["description"], name
         for path in (f"/papers/{name}", f"/papers/{name}.json"):
             assert (await site.client.get(path)).status_code == 200, path
+        # and as CSV, the same rows as the JSON (the README: "add .json (or .csv) to the path")
+        params = {"q": "probing", "owner": "OpenGVLab", "id": "1"}
+        data = await get_json(site, f"/papers/{name}.json", **params)
+        response = await site.client.get(f"/papers/{name}.csv", params=params)
+        assert response.status_code == 200, name
+        header, *rows = list(csv.reader(io.StringIO(response.text)))
+        assert header == data["columns"] and rows == [[_as_csv(value) for value in row] for row in data["rows"]], name
 
 
 async def test_default_facets_on_papers(site, papers_db):
