@@ -57,3 +57,76 @@ def test_readme_renders_without_raw_html(tmp_path):
     assert "<h1>Title</h1>" in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<code>make serve</code>" in html
+
+
+@pytest.mark.parametrize(
+    "query, ad_hoc",
+    [
+        (b"sql=select+1", True),
+        (b"_where=id%3D1", True),
+        (b"_searchmode=raw&_search=x", True),
+        (b"_size=5&sql=", True),  # present, even empty: Datasette reads it
+        (b"q=select&_search=sql", False),  # the words, as values, are a visitor's text
+        (b"_sort=title", False),
+        (b"", False),
+    ],
+)
+def test_ad_hoc_sql_is_told_by_its_parameters(query, ad_hoc):
+    from plugins.fair_share import is_ad_hoc
+
+    assert is_ad_hoc({"type": "http", "query_string": query}) is ad_hoc
+    assert is_ad_hoc({"type": "websocket", "query_string": query}) is False
+    assert is_ad_hoc({"type": "lifespan"}) is False
+
+
+async def test_ad_hoc_requests_take_turns_and_past_the_waiting_room_get_429():
+    """The middleware alone, in order of events: one ad hoc request at a time, eight waiting, the next
+    answered 429 at once; other requests never wait; a slot freed lets the next one in."""
+    import asyncio
+
+    from plugins.fair_share import AD_HOC_AT_ONCE, AD_HOC_WAITING, BUSY_BODY, TakeTurns
+
+    assert (AD_HOC_AT_ONCE, AD_HOC_WAITING) == (1, 8)
+    started: list[str] = []
+    release = {name: asyncio.Event() for name in [f"sql{n}" for n in range(10)] + ["table"]}
+
+    async def app(scope, receive, send):
+        name = scope["name"]
+        started.append(name)
+        await release[name].wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": name.encode()})
+
+    middleware = TakeTurns(app)
+    answers: dict[str, list[dict]] = {}
+
+    def request(name: str, query: bytes) -> asyncio.Task:
+        async def send(message):
+            answers.setdefault(name, []).append(message)
+
+        scope = {"type": "http", "query_string": query, "name": name}
+        return asyncio.create_task(middleware(scope, None, send))
+
+    async def settle():
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    tasks = {f"sql{n}": request(f"sql{n}", b"sql=select+1") for n in range(10)}
+    await settle()
+    assert started == ["sql0"]  # one at a time
+    assert middleware.waiting == AD_HOC_WAITING  # sql1 to sql8 wait
+    assert tasks["sql9"].done()  # and the tenth is answered at once
+    start, body = answers["sql9"]
+    assert start["status"] == 429 and (b"retry-after", b"2") in start["headers"] and body["body"] == BUSY_BODY
+    tasks["table"] = request("table", b"_sort=title")
+    await settle()
+    assert started == ["sql0", "table"]  # not ad hoc: it does not wait for the slot
+    release["table"].set()
+    release["sql0"].set()
+    await settle()
+    assert started == ["sql0", "table", "sql1"] and middleware.waiting == AD_HOC_WAITING - 1
+    for name in [f"sql{n}" for n in range(1, 9)]:
+        release[name].set()
+    await asyncio.gather(*tasks.values())
+    assert started == ["sql0", "table"] + [f"sql{n}" for n in range(1, 9)] and middleware.waiting == 0
+    assert [answers[f"sql{n}"][1]["body"] for n in range(9)] == [f"sql{n}".encode() for n in range(9)]
