@@ -51,6 +51,8 @@ async def test_sql_time_limit_ms_stops_a_query_at_1_5_s_and_not_before(site):
         if elapsed - overhead > 0.15:
             break
         n *= 3
+    for _ in range(2):  # the quickest of three: a busy moment while measuring would make the query too small
+        elapsed = min(elapsed, (await timed(site, "/papers.json", {"sql": counting(n)}))[1])
     limit = 1.5  # the README's value, not the file's: the test is that the file holds what it says
     response, elapsed = await timed(site, "/papers.json", {"sql": counting(int(n / (elapsed - overhead) * limit * 6))})
     assert response.status_code == 400 and "too long" in response.text.lower(), response.text[:300]
@@ -114,6 +116,8 @@ async def test_facet_time_limit_ms_drops_a_slow_facet_and_the_page_still_answers
         if elapsed - overhead > 0.08:
             break
         size *= 2
+    for _ in range(2):  # the quickest of three, as above
+        elapsed = min(elapsed, (await timed(site, "/papers/word_rarity.json", params(size)))[1])
     limit = 0.4  # the README's value
     # Three times the limit, not more: Datasette caps a facet's limit at sql_time_limit_ms (1.5 s),
     # so a facet of six times 0.4 s would be dropped under any facet limit. hex() stays under 1 MB.
