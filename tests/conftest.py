@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import shutil
 from pathlib import Path
 
@@ -30,3 +32,20 @@ def data_copy(tmp_path) -> Path:
     for dump in DUMPS:
         shutil.copy(dump, folder / dump.name)
     return folder
+
+
+if "MUTANT_UNDER_TEST" in os.environ:  # under `make mutation` (docs/testing.md), and only there
+    # Datasette loads each file of plugins/ as a module named after the file ("bad_requests.py"),
+    # while mutmut switches a mutant on by its module's name ("plugins.bad_requests"): the site
+    # would run the plugins unmutated, and no test would be seen to call them. Under mutmut the
+    # site gets the package's own modules instead, the same code.
+    import datasette.app
+
+    _module_from_path = datasette.app.module_from_path
+
+    def _package_module(path: str, name: str):
+        if Path(path).parent == ROOT / "plugins" and name != "__init__.py":
+            return importlib.import_module(f"plugins.{Path(path).stem}")
+        return _module_from_path(path, name)
+
+    datasette.app.module_from_path = _package_module

@@ -156,3 +156,23 @@ def test_invalid_utf8_names_its_line():
 def test_invalid_utf16_is_a_dump_error():
     raw = "\ufeffnew\n".encode("utf-16-le") + b"\x00\xd8\x41\x00"  # lone high surrogate
     assert "UTF-16" in error_of(raw).message
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+@pytest.mark.parametrize("character", ["a", "\u00e9", "\U0001f600"])  # one, two and four bytes of UTF-8
+def test_a_line_of_20000_characters_is_read_and_one_more_is_refused(encoding, character):
+    fine = CHROME + "\nT\n\n" + character * 20_000 + "\n"
+    lines = [text for _, text in decode_lines(io.BytesIO(fine.encode(encoding)), "long.txt")]
+    assert lines[-1] == character * 20_000
+    long = CHROME + "\nT\n\n" + character * 20_001 + "\n"
+    with pytest.raises(DumpError) as caught:
+        list(decode_lines(io.BytesIO(long.encode(encoding)), "long.txt"))
+    assert (caught.value.line, caught.value.message) == (15, "line longer than 20,000 characters: not a listing line")
+
+
+def test_a_line_too_long_to_read_whole_is_refused_even_when_cut_inside_a_character():
+    # 80,003 bytes of three-byte characters: the bounded read of 80,003 bytes ends inside one.
+    raw = ("x" + "\u20ac" * 30_000 + "\n").encode("utf-8")
+    with pytest.raises(DumpError) as caught:
+        list(decode_lines(io.BytesIO(raw), "long.txt"))
+    assert (caught.value.line, caught.value.message) == (1, "line longer than 20,000 characters: not a listing line")
