@@ -16,11 +16,27 @@ DATA = ROOT / "data"
 DUMPS = sorted(DATA.glob("*.txt"))
 
 
+# Under `make mutation` each mutant runs its tests in a new session. A mutant of a module the build
+# does not use gets a copy of the database an unmutated build made; the others build it anew.
+BUILD_MODULES = ("loader.parser.", "loader.links.", "loader.capture.")
+
+
 @pytest.fixture(scope="session")
 def papers_db(tmp_path_factory) -> Path:
     """A database built once from every dump in data/; tests must not modify it."""
     db = tmp_path_factory.mktemp("built") / "papers.db"
-    build(db, DUMPS)
+    mutant = os.environ.get("MUTANT_UNDER_TEST")
+    if mutant is None or mutant.startswith(BUILD_MODULES):
+        build(db, DUMPS)
+        return db
+    cached = ROOT / ".papers-db-for-mutants.db"  # inside mutmut's copy of the project
+    if not cached.exists():
+        build(db, DUMPS)
+        partial = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+        shutil.copy(db, partial)
+        os.replace(partial, cached)
+    else:
+        shutil.copy(cached, db)
     return db
 
 

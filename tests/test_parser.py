@@ -167,7 +167,8 @@ def test_a_line_of_20000_characters_is_read_and_one_more_is_refused(encoding, ch
     long = CHROME + "\nT\n\n" + character * 20_001 + "\n"
     with pytest.raises(DumpError) as caught:
         list(decode_lines(io.BytesIO(long.encode(encoding)), "long.txt"))
-    assert (caught.value.line, caught.value.message) == (15, "line longer than 20,000 characters: not a listing line")
+    assert (caught.value.filename, caught.value.line) == ("long.txt", 15)
+    assert caught.value.message == "line longer than 20,000 characters: not a listing line"
 
 
 def test_a_line_too_long_to_read_whole_is_refused_even_when_cut_inside_a_character():
@@ -175,4 +176,5 @@ def test_a_line_too_long_to_read_whole_is_refused_even_when_cut_inside_a_charact
     raw = ("x" + "\u20ac" * 30_000 + "\n").encode("utf-8")
     with pytest.raises(DumpError) as caught:
         list(decode_lines(io.BytesIO(raw), "long.txt"))
-    assert (caught.value.line, caught.value.message) == (1, "line longer than 20,000 characters: not a listing line")
+    assert (caught.value.filename, caught.value.line) == ("long.txt", 1)
+    assert caught.value.message == "line longer than 20,000 characters: not a listing line"

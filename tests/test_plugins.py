@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from markupsafe import Markup
 
 from plugins.about import readme_html
 from plugins.code_links import code_links, is_web_url, link
@@ -117,7 +118,8 @@ async def test_ad_hoc_requests_take_turns_and_past_the_waiting_room_get_429():
     assert middleware.waiting == AD_HOC_WAITING  # sql1 to sql8 wait
     assert tasks["sql9"].done()  # and the tenth is answered at once
     start, body = answers["sql9"]
-    assert start["status"] == 429 and (b"retry-after", b"2") in start["headers"] and body["body"] == BUSY_BODY
+    assert (start["type"], start["status"], body["type"], body["body"]) == ("http.response.start", 429, "http.response.body", BUSY_BODY)
+    assert start["headers"] == [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"2")]
     tasks["table"] = request("table", b"_sort=title")
     await settle()
     assert started == ["sql0", "table"]  # not ad hoc: it does not wait for the slot
@@ -130,3 +132,19 @@ async def test_ad_hoc_requests_take_turns_and_past_the_waiting_room_get_429():
     await asyncio.gather(*tasks.values())
     assert started == ["sql0", "table"] + [f"sql{n}" for n in range(1, 9)] and middleware.waiting == 0
     assert [answers[f"sql{n}"][1]["body"] for n in range(9)] == [f"sql{n}".encode() for n in range(9)]
+
+
+def test_a_link_shows_its_text_or_its_url_without_the_scheme():
+    assert link("https://github.com/a/b", "the code") == Markup('<a href="https://github.com/a/b" rel="noopener nofollow">the code</a>')
+    assert link("http://example.org/x") == Markup('<a href="http://example.org/x" rel="noopener nofollow">example.org/x</a>')
+    assert link("https://example.org/x") == Markup('<a href="https://example.org/x" rel="noopener nofollow">example.org/x</a>')
+
+
+def test_only_the_time_limit_counts_as_a_search_cut_short():
+    from datasette.views.base import DatasetteError
+
+    from plugins.search_cut_short import is_cut_short
+
+    assert is_cut_short(DatasetteError("took too long", title="SQL Interrupted", status=400))
+    assert not is_cut_short(DatasetteError("no such table", title="Invalid SQL", status=400))
+    assert not is_cut_short(ValueError("SQL Interrupted"))

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
 
 from loader import search
-from loader.search import MATCH_NOTHING, exact_phrases, match_boost, parse, title_score, to_fts_any, to_fts_query
+from loader.search import (
+    MATCH_NOTHING,
+    exact_phrases,
+    fts_required,
+    fts_terms,
+    match_boost,
+    parse,
+    title_score,
+    to_fts_any,
+    to_fts_query,
+)
 from loader.text import compound_terms, joined, search_terms
 
 
@@ -174,3 +185,14 @@ def test_match_boost_finds_two_words_written_as_one():
     assert match_boost("semi supervised", "Semisupervised Parsing", "") == 2.5
     assert match_boost("semi supervised", "Parsing", "semisupervised") == 2.0  # not in the title
     assert match_boost("1 3", "", "13") == 1.0  # numbers are not joined: 1.3 is not 13
+
+
+def test_the_some_words_tier_takes_the_stand_ins_of_a_broad_prefix_and_requires_every_phrase():
+    # fts_terms: the terms the some-words tier chooses from; fts_required: the phrases it requires.
+    def expand(prefix: str):
+        return ("apple", "apply") if prefix == "ap" else None
+
+    assert json.loads(fts_terms('ap* probing "linear probing" probing', expand)) == ['("apple" OR "apply")', '"probing"']
+    assert json.loads(fts_terms("ap* probing")) == ['"ap"*', '"probing"']  # a prefix nobody finds broad
+    assert fts_required('"masked image" ap* "linear probing"', expand) == '"masked image" AND "linear probing" AND '
+    assert fts_required("probing ap*", expand) == ""
