@@ -100,7 +100,8 @@ def test_a_code_host_page_that_is_no_repository_keeps_what_was_written_and_its_h
 
 
 def test_arxiv_links_are_told_apart():
-    assert only("https://arxiv.org/abs/2401.00001").kind == "arxiv"
+    link = only("(https://arxiv.org/abs/2401.00001).")
+    assert (link.raw, link.url, link.host, link.kind) == ("https://arxiv.org/abs/2401.00001", "https://arxiv.org/abs/2401.00001", "arxiv.org", "arxiv")
     assert only("https://www.arxiv.org/pdf/2401.00001").kind == "arxiv"
 
 

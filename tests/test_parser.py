@@ -178,3 +178,14 @@ def test_a_line_too_long_to_read_whole_is_refused_even_when_cut_inside_a_charact
         list(decode_lines(io.BytesIO(raw), "long.txt"))
     assert (caught.value.filename, caught.value.line) == ("long.txt", 1)
     assert caught.value.message == "line longer than 20,000 characters: not a listing line"
+
+
+@pytest.mark.parametrize("year, leap", [(2024, True), (2000, True), (2023, False), (1900, False), (2100, False), (2400, True)])
+def test_feb_29_only_in_a_leap_year(year, leap):
+    dump = CHROME + f"\nT\n\nA\n\n  \u2022 3 authors\n\u00b7\nFeb 29, {year}\n"
+    if leap:
+        [entry] = parse(dump)[1]
+        assert entry.date == MonthDay(2, 29, year)
+    else:
+        error = error_of(dump)
+        assert (error.line, error.message) == (19, "bad date: no such date: Feb 29")

@@ -148,3 +148,8 @@ def test_only_the_time_limit_counts_as_a_search_cut_short():
     assert is_cut_short(DatasetteError("took too long", title="SQL Interrupted", status=400))
     assert not is_cut_short(DatasetteError("no such table", title="Invalid SQL", status=400))
     assert not is_cut_short(ValueError("SQL Interrupted"))
+
+
+def test_a_link_that_is_not_web_shows_its_text_escaped():
+    assert link("javascript:alert(1)", "<b>click</b>") == Markup("&lt;b&gt;click&lt;/b&gt;")
+    assert link("javascript:alert(1)") == Markup("javascript:alert(1)")

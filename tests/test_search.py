@@ -13,8 +13,10 @@ from loader.search import (
     exact_phrases,
     fts_required,
     fts_terms,
+    fts_title,
     match_boost,
     parse,
+    search_note,
     title_score,
     to_fts_any,
     to_fts_query,
@@ -196,3 +198,30 @@ def test_the_some_words_tier_takes_the_stand_ins_of_a_broad_prefix_and_requires_
     assert json.loads(fts_terms("ap* probing")) == ['"ap"*', '"probing"']  # a prefix nobody finds broad
     assert fts_required('"masked image" ap* "linear probing"', expand) == '"masked image" AND "linear probing" AND '
     assert fts_required("probing ap*", expand) == ""
+
+
+def test_the_search_note_names_the_stand_ins_of_a_broad_prefix_and_the_prefixes_left_out():
+    def expand(prefix: str):
+        return ("apple", "apply") if prefix == "ap" else None
+
+    assert search_note("probing ap*") is None  # no prefix is broad without the word sample's say
+    assert search_note("ap* probing", expand) == "ap* stands for too many words to search them all: searched apple, apply."
+    assert search_note("ab* bc* cd* de* de*") == "de* left out: more than 3 prefixes in one search."  # said once
+    assert search_note("ap* bc* cd* de* ef*", expand) == (
+        "ap* stands for too many words to search them all: searched apple, apply; "
+        "de* left out: more than 3 prefixes in one search; ef* left out: more than 3 prefixes in one search."
+    )
+
+
+def test_a_broad_querys_title_candidates_take_the_stand_ins_of_a_broad_prefix():
+    def expand(prefix: str):
+        return ("apple", "apply") if prefix == "ap" else None
+
+    assert fts_title("ap* probing", expand) == 'title : ("apple" OR "apply") AND title : "probing"'
+    assert fts_title("abstract:ap* probing") == 'abstract : "ap"* AND title : "probing"'
+
+
+def test_numbers_are_not_joined_to_the_next_word():
+    # "two stage" written "twostage" is the two words together; "2 stage" in "2stage" is not.
+    assert match_boost("two stage", "", "a twostage detector") == 2.0
+    assert match_boost("2 stage", "", "a 2stage detector") == 1.0
