@@ -189,3 +189,10 @@ def test_feb_29_only_in_a_leap_year(year, leap):
     else:
         error = error_of(dump)
         assert (error.line, error.message) == (19, "bad date: no such date: Feb 29")
+
+
+def test_an_error_quotes_at_most_60_characters_of_the_line():
+    sixty, sixty_one = "x" * 59 + "y", "x" * 59 + "yz"
+    dump = CHROME + "\nT\n\nA\n\n  \u2022 3 authors\n\u00b7\n{}\n"
+    assert error_of(dump.format(sixty)).message == f"expected a date like 'Feb 7, 2024', found '{sixty}'"
+    assert error_of(dump.format(sixty_one)).message == "expected a date like 'Feb 7, 2024', found '" + "x" * 59 + "\u2026'"

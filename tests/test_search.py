@@ -225,3 +225,12 @@ def test_numbers_are_not_joined_to_the_next_word():
     # "two stage" written "twostage" is the two words together; "2 stage" in "2stage" is not.
     assert match_boost("two stage", "", "a twostage detector") == 2.0
     assert match_boost("2 stage", "", "a 2stage detector") == 1.0
+
+
+def test_a_broad_prefix_in_a_compound_is_searched_as_the_stand_ins_of_each_form():
+    # The phrase keeps its first words before each stand-in; the joined word has stand-ins of its own.
+    def expand(prefix: str):
+        return {"swinumamba": ("swinumambanet", "swinumambas"), "neur": ("neural", "neuron")}.get(prefix.lower())
+
+    assert to_fts_query("Swin-UMamba*", expand) == '("Swin UMamba"* OR ("swinumambanet" OR "swinumambas"))'
+    assert to_fts_query("graph-neur*", expand) == '(("graph neural" OR "graph neuron") OR "graphneur"*)'
