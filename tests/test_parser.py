@@ -196,3 +196,69 @@ def test_an_error_quotes_at_most_60_characters_of_the_line():
     dump = CHROME + "\nT\n\nA\n\n  \u2022 3 authors\n\u00b7\n{}\n"
     assert error_of(dump.format(sixty)).message == f"expected a date like 'Feb 7, 2024', found '{sixty}'"
     assert error_of(dump.format(sixty_one)).message == "expected a date like 'Feb 7, 2024', found '" + "x" * 59 + "\u2026'"
+
+
+def utf16_lines(text: str, encoding: str) -> list[tuple[int, str]]:
+    bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[encoding]
+    return list(decode_lines(io.BytesIO(bom + text.encode(encoding)), "u16.txt"))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_utf16_numbers_and_strips_lines_as_utf8_does_with_or_without_a_last_newline(encoding, ending):
+    text = ending.join(["\rfirst", "", "second\r", "last"])
+    expected = list(decode_lines(io.BytesIO(text.encode("utf-8")), "u8.txt"))
+    assert expected == [(1, "\rfirst"), (2, ""), (3, "second"), (4, "last")]  # a CR is dropped only at the end
+    assert utf16_lines(text, encoding) == expected
+    assert utf16_lines(text + ending, encoding) == expected
+    assert utf16_lines(text + "\r", encoding) == expected  # a last line ending in CR and no LF
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_invalid_utf16_names_its_file_and_line(encoding):
+    # "\u010a" is a character whose UTF-16 unit holds the byte of a newline: it must not count as one.
+    good = "first\n\u010a second\nthird ".encode(encoding)
+    lone = "\ud800".encode(encoding, "surrogatepass")  # a high surrogate followed by no low one
+    bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[encoding]
+    with pytest.raises(DumpError) as caught:
+        list(decode_lines(io.BytesIO(bom + good + lone + "x\n".encode(encoding)), "u16.txt"))
+    assert (caught.value.filename, caught.value.line, caught.value.message) == ("u16.txt", 3, "invalid UTF-16 text")
+    with pytest.raises(DumpError) as caught:  # an odd byte at the end: half a character
+        list(decode_lines(io.BytesIO(bom + good + b"\x00"), "u16.txt"))
+    assert (caught.value.filename, caught.value.line, caught.value.message) == ("u16.txt", 3, "invalid UTF-16 text")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_last_line_without_newline_is_held_to_the_limit_too(encoding):
+    with pytest.raises(DumpError) as caught:
+        utf16_lines("first\n" + "a" * 20_001, encoding)
+    assert (caught.value.filename, caught.value.line) == ("u16.txt", 2)
+    assert caught.value.message == "line longer than 20,000 characters: not a listing line"
+
+
+class Endless(io.RawIOBase):
+    """A stream that never ends and holds no newline: the parser must stop reading it by itself."""
+
+    def __init__(self, head: bytes, unit: bytes) -> None:
+        self.pending, self.unit, self.served = head, unit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if len(self.pending) < len(buffer):
+            self.pending += self.unit * (len(buffer) // len(self.unit) + 1)
+        size = len(buffer) - len(buffer) % len(self.unit)
+        buffer[:size], self.pending = self.pending[:size], self.pending[size:]
+        self.served += size
+        assert self.served < 10_000_000, "read on and on"
+        return size
+
+
+@pytest.mark.parametrize("head, unit", [(b"", b"a"), (b"\xff\xfe", "a".encode("utf-16-le")), (b"\xfe\xff", "a".encode("utf-16-be"))])
+def test_a_line_that_never_ends_is_refused_after_a_bounded_read(head, unit):
+    stream = Endless(head, unit)
+    with pytest.raises(DumpError) as caught:
+        list(decode_lines(io.BufferedReader(stream), "endless.txt"))
+    assert (caught.value.line, caught.value.message) == (1, "line longer than 20,000 characters: not a listing line")
+    assert stream.served < 300_000  # a few reads of 64 KiB at most
