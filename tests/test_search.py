@@ -234,3 +234,16 @@ def test_a_broad_prefix_in_a_compound_is_searched_as_the_stand_ins_of_each_form(
 
     assert to_fts_query("Swin-UMamba*", expand) == '("Swin UMamba"* OR ("swinumambanet" OR "swinumambas"))'
     assert to_fts_query("graph-neur*", expand) == '(("graph neural" OR "graph neuron") OR "graphneur"*)'
+
+
+def test_the_some_words_tier_takes_the_stand_ins_of_a_broad_prefix_too():
+    def expand(prefix: str):
+        return ("apple", "apply") if prefix == "ap" else None
+
+    assert to_fts_any('ap* probing "linear probing"', expand) == '"linear probing" AND (("apple" OR "apply") OR "probing")'
+
+
+def test_up_to_200_years_go_inside_match_and_more_are_left_to_each_row():
+    two_hundred = search.filters(1800, 1999, 0, 1800, 2025)
+    assert two_hundred == " AND search_filters : (" + " OR ".join(f"py{year}" for year in range(1800, 2000)) + ")"
+    assert search.filters(1800, 2000, 0, 1800, 2025) == ""  # 201 years: the condition beside MATCH decides
