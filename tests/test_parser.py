@@ -119,31 +119,46 @@ def error_of(raw: str | bytes) -> DumpError:
     return caught.value
 
 
+TRUNCATED = "truncated metadata: expected authors or organisation, '\u00b7', date"
+
+
 @pytest.mark.parametrize(
-    "raw, line, words",
+    "raw, line, message",
     [
-        (b"", 1, "empty file"),
-        ("\n\n   \n", 1, "empty file"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 3, "binary"),
-        ("Some prose that is not a dump.\n", 1, "expected the page chrome"),
-        ("new\n\nSubscribe\n", 3, "no page date"),
-        ("new\n\nFeb 30\n", 3, "bad page date"),
-        (CHROME, 11, "no entries"),
-        (CHROME + "\nTitle only\n", 13, "truncated entry"),
-        (CHROME + "\nT\n\nA\n\n  • 3 authors\n·\n", 18, "truncated metadata"),
-        (CHROME + "\nT\n\nA\n\n  • 3 authors\n", 17, "truncated metadata"),
-        (CHROME + "\nT\n\n  • 3 authors\n·\nFeb 7, 2024\n", 15, "has no abstract"),
-        (CHROME + "\n  • 3 authors\n·\nFeb 7, 2024\n", 13, "where a title belongs"),
-        (CHROME + "\nT\n\nA\n\n  • 3 authors\n·\nFeb 30, 2024\n", 19, "no such date"),
-        (CHROME + "\nT\n\nA\n\n  • 3 authors\n·\nsometime\n", 19, "expected a date"),
-        (CHROME + "\nT\n\nA\n\n  • 3 authors\nx\nFeb 7, 2024\n", 17, "malformed metadata"),
+        (b"", 1, "empty file: not a dump"),
+        ("\n\n   \n", 1, "empty file: not a dump"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 3, "binary data (NUL byte): not a text dump"),
+        ("Some prose that is not a dump.\n", 1, "expected the page chrome and page date, found 'Some prose that is not a dump.'"),
+        ("new\n\nSubscribe\n", 3, "no page date after the page chrome: truncated or not a dump"),
+        ("new\n\nFeb 30\n", 3, "bad page date: no such date: Feb 30"),
+        (CHROME.replace("Jan 8", "Jan 8, 2024"), 11, "expected the page chrome and page date, found 'Jan 8, 2024'"),
+        (CHROME.replace("Jan 8", "Jan 8\nT"), 11, "the page date must stand alone"),
+        (CHROME, 11, "no entries after the page date: truncated dump"),
+        (CHROME + "\nTitle only\n", 13, "truncated entry: title 'Title only' has no abstract"),
+        (CHROME + "\nT\n\nA\n\n  \u2022 3 authors\n\u00b7\n", 18, TRUNCATED),
+        (CHROME + "\nT\n\nA\n\n  \u2022 3 authors\n", 17, TRUNCATED),
+        (CHROME + "\nT\n\nA\n\nFeb 7, 2024\n\nT2\n\nA2\n", 17, TRUNCATED),  # a date alone is metadata
+        (CHROME + "\nT\n\nA\n\nSome Org\nFeb 7, 2024\n\nT2\n\nA2\n", 18, TRUNCATED),  # so are two lines
+        (CHROME + "\nT\n\n  \u2022 3 authors\n\u00b7\nFeb 7, 2024\n", 15, "metadata out of place: entry 'T' has no abstract"),
+        (CHROME + "\n  \u2022 3 authors\n\u00b7\nFeb 7, 2024\n", 13, "metadata out of place: '\u2022 3 authors' where a title belongs"),
+        (CHROME + "\nT\n\nA\n\n  \u2022 3 authors\n\u00b7\nFeb 30, 2024\n", 19, "bad date: no such date: Feb 30"),
+        (CHROME + "\nT\n\nA\n\n  \u2022 3 authors\n\u00b7\nFeb 7, 1066\n", 19, "bad date: year 1066 out of range 1900-2999"),
+        (CHROME + "\nT\n\nA\n\n  \u2022 3 authors\n\u00b7\nFeb 7, 2024 1000000001\n", 19, "bad date: upvote count 1000000001 is implausible"),
+        (CHROME + "\nT\n\nA\n\n  \u2022 1000000001 authors\n\u00b7\nFeb 7, 2024\n", 17, "author count 1000000001 is implausible"),
+        (CHROME + "\nT\n\nA\n\n  \u2022 3 authors\n\u00b7\nsometime\n", 19, "expected a date like 'Feb 7, 2024', found 'sometime'"),
+        (CHROME + "\nT\n\nA\n\n  \u2022 3 authors\nx\nFeb 7, 2024\n", 17, "malformed metadata: expected authors or organisation, '\u00b7', date"),
     ],
 )
-def test_malformed_input_raises_dump_error_with_file_and_line(raw, line, words):
+def test_malformed_input_raises_dump_error_with_file_and_line(raw, line, message):
     error = error_of(raw)
-    assert (error.filename, error.line) == ("bad.txt", line)
-    assert words in error.message
-    assert str(error).startswith(f"bad.txt:{line}: ")
+    assert (error.filename, error.line, error.message) == ("bad.txt", line, message)
+    assert str(error) == f"bad.txt:{line}: {message}"
+
+
+def test_the_page_date_may_follow_the_chrome_in_its_block_and_counts_up_to_a_billion_are_plausible():
+    page, [entry] = parse(CHROME.replace("\n\nJan 8", "\nJan 8") + "\nT\n\nA\n\n  \u2022 1000000000 authors\n\u00b7\nFeb 7, 2024 1000000000\n")
+    assert (page.date, page.line) == (MonthDay(1, 8), 10)
+    assert (entry.authors_count, entry.upvotes) == (10**9, 10**9)
 
 
 def test_invalid_utf8_names_its_line():

@@ -247,3 +247,10 @@ def test_up_to_200_years_go_inside_match_and_more_are_left_to_each_row():
     two_hundred = search.filters(1800, 1999, 0, 1800, 2025)
     assert two_hundred == " AND search_filters : (" + " OR ".join(f"py{year}" for year in range(1800, 2000)) + ")"
     assert search.filters(1800, 2000, 0, 1800, 2025) == ""  # 201 years: the condition beside MATCH decides
+
+
+def test_a_quoted_word_one_letter_into_a_longer_word_is_not_there():
+    # The shortcut that finds a phrase as typed must see the letter before it, at the second character too.
+    assert exact_phrases('"ask"', "Task force", "") == 0
+    assert exact_phrases('"ask"', "Task force", "we ask why") == 1
+    assert exact_phrases('"ask"', "Ask me", "") == 1
