@@ -277,3 +277,12 @@ def test_a_line_that_never_ends_is_refused_after_a_bounded_read(head, unit):
         list(decode_lines(io.BufferedReader(stream), "endless.txt"))
     assert (caught.value.line, caught.value.message) == (1, "line longer than 20,000 characters: not a listing line")
     assert stream.served < 300_000  # a few reads of 64 KiB at most
+
+
+def test_a_nul_byte_names_the_line_of_the_first_one_near_the_start_or_far_into_the_file():
+    assert (error_of(b"new\n\x00\nmore\n\x00\n").line, error_of(b"new\n\x00\nmore\n\x00\n").message) == (
+        2, "binary data (NUL byte): not a text dump"
+    )
+    far = (CHROME + "\nT\n\n" + "a long abstract line\n" * 1000).encode("utf-8") + b"x\x00y\n"  # past the first 8 KiB
+    error = error_of(far)
+    assert (error.filename, error.line, error.message) == ("bad.txt", 1015, "binary data (NUL byte): not a text dump")
