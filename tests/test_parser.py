@@ -164,8 +164,7 @@ def test_the_page_date_may_follow_the_chrome_in_its_block_and_counts_up_to_a_bil
 def test_invalid_utf8_names_its_line():
     raw = (CHROME + "\nT\n\nA\n").encode("utf-8").replace(b"\nA\n", b"\nA \xff\xfe bad\n")
     error = error_of(raw)
-    assert error.line == 15
-    assert "invalid UTF-8" in error.message
+    assert (error.filename, error.line, error.message) == ("bad.txt", 15, "invalid UTF-8 at byte 3 of the line")
 
 
 def test_invalid_utf16_is_a_dump_error():
@@ -286,3 +285,8 @@ def test_a_nul_byte_names_the_line_of_the_first_one_near_the_start_or_far_into_t
     far = (CHROME + "\nT\n\n" + "a long abstract line\n" * 1000).encode("utf-8") + b"x\x00y\n"  # past the first 8 KiB
     error = error_of(far)
     assert (error.filename, error.line, error.message) == ("bad.txt", 1015, "binary data (NUL byte): not a text dump")
+
+
+def test_only_the_line_end_is_stripped():
+    raw = "Model X\r\nends in X \t\nX\n".encode("utf-8")
+    assert list(decode_lines(io.BytesIO(raw), "x.txt")) == [(1, "Model X"), (2, "ends in X \t"), (3, "X")]
