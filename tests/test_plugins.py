@@ -153,3 +153,20 @@ def test_only_the_time_limit_counts_as_a_search_cut_short():
 def test_a_link_that_is_not_web_shows_its_text_escaped():
     assert link("javascript:alert(1)", "<b>click</b>") == Markup("&lt;b&gt;click&lt;/b&gt;")
     assert link("javascript:alert(1)") == Markup("javascript:alert(1)")
+
+
+def test_what_counts_as_the_visitors_bad_request():
+    import sqlite3
+    from types import SimpleNamespace
+
+    from datasette.views.base import DatasetteError
+
+    from plugins.bad_requests import is_bad_request
+
+    plain, through = SimpleNamespace(args={}), SimpleNamespace(args={"_through": "[1]"})
+    assert is_bad_request(MemoryError(), plain)  # SQLite past the site's heap limit
+    assert is_bad_request(DatasetteError("bad _sort"), plain) and not is_bad_request(DatasetteError("no", status=403), plain)
+    assert is_bad_request(TypeError("list indices"), through) and not is_bad_request(TypeError("a bug"), plain)
+    for error in (sqlite3.ProgrammingError(), sqlite3.InterfaceError(), sqlite3.DataError(), ValueError(), OverflowError()):
+        assert is_bad_request(error, plain), error
+    assert not is_bad_request(RuntimeError("a bug"), plain) and not is_bad_request(sqlite3.OperationalError("x"), plain)

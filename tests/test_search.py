@@ -254,3 +254,26 @@ def test_a_quoted_word_one_letter_into_a_longer_word_is_not_there():
     assert exact_phrases('"ask"', "Task force", "") == 0
     assert exact_phrases('"ask"', "Task force", "we ask why") == 1
     assert exact_phrases('"ask"', "Ask me", "") == 1
+
+
+@pytest.mark.parametrize(
+    "typed, query",
+    [
+        ("title", '"title"'),  # the column names, without a colon, are words
+        ("abstract probing", '"abstract" AND "probing"'),
+        ("title:a:b", 'title : ("a b" OR "ab")'),  # the first colon names the column
+        ("the* probing", '"the"* AND "probing"'),  # a prefix is kept, even of a stop word
+        ('"the" probing', '"the" AND "probing"'),  # and so is a quoted one
+    ],
+)
+def test_columns_prefixes_and_quotes_as_typed(typed, query):
+    assert to_fts_query(typed) == query
+
+
+def test_past_the_occurrences_looked_at_one_by_one_a_phrase_is_still_found():
+    # Twenty occurrences inside longer words, then (or not) one that stands alone: the scan of
+    # the spaced text, and for a word that lower-cases into non-alphanumerics (İ) the pattern, decide.
+    assert exact_phrases('"a b"', None, "xa b " * 20) == 0
+    assert exact_phrases('"a b"', None, "xa b " * 20 + "a b") == 1
+    assert exact_phrases('"\u0130zmir"', None, "x\u0130zmir " * 20) == 0
+    assert exact_phrases('"\u0130zmir"', None, "x\u0130zmir " * 20 + "\u0130zmir") == 1
