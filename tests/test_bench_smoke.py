@@ -1,7 +1,15 @@
-"""The scale benchmark harness (bench/scale.py), end to end on 1,000 papers: every phase runs and reports."""
+"""The scale benchmark harness (bench/scale.py), end to end on 1,000 papers: every phase runs and reports.
+
+Three parts need a tool from outside Python: the load runs with wrk, the scale-out with nginx, the
+plot with matplotlib. A part whose tool is installed must run. Without the tool the harness falls
+back (a Python load client) or skips (scale-out, plot), and so does this test, except on CI
+(CI=true, where .ci/run installs wrk and nginx and pyproject.toml matplotlib): there every part must
+run or the test fails, as the browser test does.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
@@ -17,6 +25,15 @@ from loader.site import METADATA
 
 PAPERS = 1000
 ROOT = Path(__file__).resolve().parent.parent
+
+ON_CI = os.environ.get("CI") == "true"
+
+
+def tool_needed(installed: bool, what: str) -> bool:
+    """True when the part that needs `what` must have run: the tool is there, or this is CI (which fails without it)."""
+    if ON_CI:
+        assert installed, f"{what} is not installed, and on CI (CI=true) every part of the benchmark must run"
+    return installed
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +71,6 @@ def test_every_build_phase_has_time_and_memory(results):
     assert steps["floor"]["papers"] == PAPERS
     assert steps["ots_parse"]["records"] == size["entries"]
     assert steps["incremental"]["new_papers"] == 100 and steps["incremental"]["collisions"] == 0
-    assert steps["ots"]["seconds"] == pytest.approx(
-        steps["ots_parse"]["seconds"] + steps["ots_insert"]["seconds"] + steps["ots_fts"]["seconds"]
-    )
     for ratio in size["ratios"].values():
         assert number(ratio) and ratio > 0
     assert set(size["phase_seconds"]) >= {"generate", "ours: papers-db build", "http latency", "load: one process", "abuse: one process"}
@@ -113,11 +127,14 @@ def test_abuse_leaves_search_answering(results):
 def test_load_and_scale_out(results):
     _, r = results
     size = r["sizes"][PAPERS]
+    with_wrk = tool_needed(shutil.which("wrk") is not None, "wrk")
+    assert size["load"]
     for name, run_ in size["load"].items():
         assert run_["rps"] > 0 and run_["requests"] > 0, name
         assert run_["non_2xx"] == 0 and run_["socket_errors"] == 0, name
-    if shutil.which("nginx"):
-        assert "error" not in size["scale_out"], size["scale_out"].get("error")
+        assert run_["tool"] == "wrk" if with_wrk else run_["tool"].startswith("python"), (name, run_["tool"])
+    if tool_needed(shutil.which("nginx") is not None, "nginx"):
+        assert "error" not in size["scale_out"] and "skipped" not in size["scale_out"], size["scale_out"]
         assert set(size["scale_out"]) == set(size["load"])
         for name, run_ in size["scale_out"].items():
             assert run_["rps"] > 0 and run_["non_2xx"] == 0 and number(run_["gain"]), name
@@ -138,10 +155,12 @@ def test_report_and_extrapolation(results):
         assert heading in markdown
     assert "ours/floor" in markdown and "search: phrase" in markdown
     assert "| every dashboard chart's data p95 under 300 ms |" in markdown and "| dashboard chart: rising |" in markdown
-    if r["plot"]:
-        assert (folder / r["plot"]).stat().st_size > 0
+    if tool_needed(importlib.util.find_spec("matplotlib") is not None, "matplotlib"):
+        assert r["plot"] == "benchmarks.png", r.get("plot_note")
+        assert (folder / r["plot"]).read_bytes().startswith(b"\x89PNG")
+        assert "Plot: skipped" not in markdown
     else:
-        assert "Plot: skipped" in markdown
+        assert r["plot"] is None and "Plot: skipped, matplotlib is not installed" in markdown
 
 
 def test_parse_wrk_units():

@@ -55,3 +55,12 @@ def test_a_page_dated_feb_29_moves_to_the_next_leap_year():
     pinned = {"a": Evidence(None, {(1, "01-01")}, page_date=(2, 29))}
     assert infer(pinned, {(1, "01-01"): {2025}})["a"] == Capture(None, "conflict")
     assert infer({"a": Evidence(page_date=(2, 29))}, overrides={"a": 2025})["a"] == Capture(None, "conflict")
+
+
+def test_dumps_with_different_yearless_papers_keep_their_own_years():
+    evidence = {"a": Evidence(2021, {(1, "03-05")}), "b": Evidence(2024, {(2, "04-01")}), "c": Evidence(2019)}
+    assert infer(evidence) == {
+        "a": Capture(2022, "explicit-years"),
+        "b": Capture(2025, "explicit-years"),
+        "c": Capture(2020, "explicit-years"),
+    }

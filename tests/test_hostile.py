@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.client
+import socket
+import subprocess
+import sys
 import time
 from urllib.parse import quote
 
@@ -18,6 +22,7 @@ import yaml
 from loader.dashboard import PATH as DASHBOARD
 from loader.dashboard import TRENDS, chart_data_paths, dashboards
 from loader.site import METADATA, datasette_instance
+from tests.conftest import ROOT
 
 HOSTILE = [
     '"',
@@ -172,22 +177,130 @@ async def test_row_pages_answer_hostile_keys(site):
             assert await status_of(site, f"/papers/{table}/{key}.json") in (200, 302, 400, 404)
 
 
-async def test_broken_percent_encoding_and_paths(site):
-    for path in (
-        "/papers/search?q=%FF%FE",
-        "/papers/search?q=%ED%A0%80",  # an encoded UTF-16 surrogate: not UTF-8
-        "/papers/papers?_search=%",
-        "/papers/papers?%FF=1",
-        "/papers/papers/%FF",
-        "/papers/%FF",
-        "/%FF",
-        "/papers/papers/..%2F..%2Fetc%2Fpasswd",
-        "/papers.db/../../etc/passwd",
-        "/-/static/../../../etc/passwd",
-        "/static/..%2F..%2Fsettings.json",
-    ):
-        assert await status_of(site, path) in (200, 302, 400, 404), path
+@pytest.mark.parametrize(
+    "path, reason",
+    [
+        ("/papers/papers{}?_sort=nosuchcolumn", "Cannot sort table by nosuchcolumn"),
+        ("/papers/papers{}?_facet=%7Bnot+json", "Expecting property name"),
+        ("/papers/papers{}?_where=a%00b", "null character"),
+        ("/papers/papers{}?_where=1;select+1", "one statement at a time"),
+        ("/papers/papers{}?published_year__gt=99999999999999999999999", "too large to convert"),
+        ("/papers/papers{}?_through=%5B1%5D", "list indices must be integers"),
+        ("/papers/links/abc{}", "binding parameter"),  # one value for a key of two columns
+    ],
+)
+async def test_what_datasette_answered_with_500_is_its_own_error_page_with_400(site, path, reason):
+    # Datasette 0.65 answers each of these with a 500; plugins/bad_requests.py makes them a 400
+    # that says why, as Datasette's error page and its JSON error.
+    page = await site.client.get(path.format(""))
+    assert page.status_code == 400 and "<h1>Error 400</h1>" in page.text and "Invalid request: " in page.text, page.text[:300]
+    assert reason in page.text
+    data = await site.client.get(path.format(".json"))
+    assert data.status_code == 400
+    error = data.json()
+    assert (error["ok"], error["status"]) == (False, 400) and error["error"].startswith("Invalid request: ") and reason in error["error"]
 
+
+async def test_broken_percent_encoding_answers_what_it_asks_for(site):
+    # Bytes that are not UTF-8 once decoded are the visitor's text: the search and the table answer;
+    # a filter naming no column is a 400; a name with such bytes is tilde-encoded, then not found.
+    for path, expected in (
+        ("/papers/search?q=%FF%FE", 200),
+        ("/papers/search?q=%ED%A0%80", 200),  # an encoded UTF-16 surrogate: not UTF-8
+        ("/papers/papers?_search=%", 200),
+        ("/papers/papers?%FF=1", 400),
+    ):
+        assert await status_of(site, path) == expected, path
+    for path in ("/papers/papers/%FF", "/papers/%FF", "/%FF"):
+        redirect = await site.client.get(path)
+        assert redirect.status_code == 302 and redirect.headers["location"] == path.replace("%FF", "~FF"), path
+        assert await status_of(site, redirect.headers["location"]) == 404, path
+
+
+# Paths that climb out of a route, as a visitor types them. An HTTP client library (and Datasette's
+# in-process test client) removes `..` before sending, so these go over a raw socket, byte for byte.
+PATH_TRICKS = [
+    "/papers.db/../../etc/passwd",
+    "/papers.db/..%2F..%2Fetc%2Fpasswd",
+    "/papers/../../etc/passwd",
+    "/../../etc/passwd",
+    "/static/../settings.json",
+    "/static/../../../../etc/passwd",
+    "/static/..%2Fsettings.json",
+    "/static/..%2F..%2Fsettings.json",
+    "/static/%2e%2e/settings.json",
+    "/static/%2e%2e%2fsettings.json",
+    "/static/.%2e/settings.json",
+    "/static/..%5csettings.json",
+    "/static/..\\settings.json",
+    "/static//etc/passwd",
+    "/static/%2Fetc%2Fpasswd",
+    "/-/static/../../../etc/passwd",
+    "/-/static/..%2F..%2F..%2Fetc%2Fpasswd",
+    "/-/static-plugins/datasette/../../../../etc/passwd",
+    "/papers/papers/..%2F..%2Fetc%2Fpasswd",
+]
+
+
+def raw_get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+    """GET `path` exactly as given: http.client sends the request line as it is, with no normalising."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.putrequest("GET", path, skip_accept_encoding=True)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def real_server(papers_db):
+    """`make serve`'s server process (without the supervisor) on a free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loader.site", str(papers_db), "--no-reload", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):
+            try:
+                if raw_get(port, "/-/versions.json")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the server did not start")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_paths_that_climb_out_of_the_site_are_404_on_a_real_server_and_never_a_file(real_server, papers_db):
+    port = real_server
+    secrets = [
+        (ROOT / "settings.json").read_bytes(),
+        (ROOT / "README.md").read_bytes()[:200],
+        papers_db.read_bytes()[:16],  # "SQLite format 3"
+    ]
+    passwd = next((line for line in open("/etc/passwd", "rb") if line.strip()), None)
+    secrets += [passwd] if passwd else []
+    # The static mount itself serves: the tricks below reach the handler that would read a file.
+    status, _, body = raw_get(port, "/static/site.css")
+    assert status == 200 and body == (ROOT / "static" / "site.css").read_bytes()
+    for path in PATH_TRICKS:
+        status, headers, body = raw_get(port, path)
+        if status == 302:  # Datasette tilde-encodes a row key or a table name holding / and asks again
+            location = headers["location"]
+            assert location.startswith("/") and ".." not in location and "%2F" not in location.upper(), (path, location)
+            status, headers, body = raw_get(port, location)
+        assert status == 404, (path, status, body[:200])
+        assert not [secret for secret in secrets if secret in body], path
 
 @pytest.mark.parametrize(
     "sql",
@@ -209,28 +322,29 @@ async def test_broken_percent_encoding_and_paths(site):
 )
 async def test_writes_through_the_sql_box_are_refused(site, papers_db, digest_before, sql):
     response = await site.client.get("/papers.json", params={"sql": sql})
-    assert response.status_code in (400, 403), (sql, response.status_code)
+    assert response.status_code == 400, (sql, response.status_code)
     assert hashlib.sha256(papers_db.read_bytes()).hexdigest() == digest_before
     count = await site.client.get("/papers.json", params={"sql": "select count(*) as n from papers", "_shape": "array"})
     assert count.json() == [{"n": 255}]
 
 
 async def test_a_runaway_query_is_stopped_while_search_still_answers(site):
+    """Checked by the order of events, not by the clock: every search answers while the runaway query
+    still holds its SQL thread, and the runaway then ends with the time limit's error. With one SQL
+    thread (num_sql_threads = 1) the searches queue behind it and answer only after it is stopped."""
     runaway = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
-    started = time.monotonic()
+    events: list[str] = []
     slow = asyncio.create_task(site.client.get("/papers.json", params={"sql": runaway}))
-    await asyncio.sleep(0.3)  # it is running now
-    searches = []
+    slow.add_done_callback(lambda _: events.append("runaway stopped"))
+    await asyncio.sleep(0.3)  # let it reach its SQL thread (not a bound: a late start only makes the test easier)
+    assert not slow.done()
     for _ in range(5):
-        begun = time.monotonic()
         response = await site.client.get("/papers/search.json", params={"q": "masked image modeling", "_shape": "array"})
-        searches.append((response.status_code, len(response.json()), time.monotonic() - begun))
-    done_searching = time.monotonic()
-    stopped = await slow
-    assert all(status == 200 and rows > 0 for status, rows, _ in searches), searches
-    assert done_searching < started + 1.5  # answered while the runaway query was still running
+        assert response.status_code == 200 and len(response.json()) > 0
+        events.append("search answered")
+    stopped = await asyncio.wait_for(slow, 60)  # a guard against a hang, not a measure of speed
+    assert events == ["search answered"] * 5 + ["runaway stopped"]
     assert stopped.status_code == 400 and "too long" in stopped.text.lower()
-    assert time.monotonic() - started < 5  # cut off by sql_time_limit_ms (1.5 s), not run to the end
 
 
 def test_the_database_file_is_unchanged_after_everything(papers_db, digest_before):

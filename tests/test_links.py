@@ -75,3 +75,40 @@ def test_no_urls_in_plain_prose():
 
 def test_raw_keeps_what_was_written():
     assert only("typo https;//github.com/ZhiyinShao-H/UniPT.").raw == "https;//github.com/ZhiyinShao-H/UniPT"
+
+
+def test_a_closing_bracket_stays_when_the_url_opened_it():
+    # Balanced brackets belong to the URL (Wikipedia's titles); an unbalanced one closes the sentence.
+    assert only("see https://en.wikipedia.org/wiki/Transformer_(model).").url == "https://en.wikipedia.org/wiki/Transformer_(model)"
+    assert only("(code: https://github.com/a/b)").url == "https://github.com/a/b"
+    assert only("(https://en.wikipedia.org/wiki/Transformer_(model))").url == "https://en.wikipedia.org/wiki/Transformer_(model)"
+
+
+def test_github_site_pages_are_not_repositories():
+    for text in ("https://github.com/orgs/OpenGVLab/repositories", "https://github.com/features/copilot", "https://github.com/Topics/llm"):
+        link = only(text)
+        assert (link.kind, link.repo, link.host, link.raw) == ("other", None, "github.com", text), text
+    # an owner whose name is such a word on another host is an owner
+    assert only("https://gitlab.com/topics/x").repo.owner == "topics"
+
+
+def test_a_code_host_page_that_is_no_repository_keeps_what_was_written_and_its_host():
+    link = only("by https://github.com/OpenGVLab.")
+    assert (link.raw, link.url, link.host, link.kind, link.repo) == (
+        "https://github.com/OpenGVLab", "https://github.com/OpenGVLab", "github.com", "other", None
+    )
+
+
+def test_arxiv_links_are_told_apart():
+    link = only("(https://arxiv.org/abs/2401.00001).")
+    assert (link.raw, link.url, link.host, link.kind) == ("https://arxiv.org/abs/2401.00001", "https://arxiv.org/abs/2401.00001", "arxiv.org", "arxiv")
+    assert only("https://www.arxiv.org/pdf/2401.00001").kind == "arxiv"
+
+
+def test_the_host_is_the_first_one_named():
+    link = only("archived at https://web.archive.org/web/2020/https://example.com/x")
+    assert (link.host, link.kind) == ("web.archive.org", "other")
+
+
+def test_a_host_without_a_dot_is_no_link():
+    assert find_links("served at https://localhost:8000/demo and http://intranet/page") == []

@@ -11,6 +11,7 @@ one, and the new version must be served within a few seconds.
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import socket
 import sqlite3
@@ -24,10 +25,19 @@ from pathlib import Path
 import pytest
 
 from loader.build import build
+from loader.parser import DumpError
 from loader.site import serve_command
 
 READERS = 6
 OLD_DUMPS, NEW_DUMPS = 3, 5
+# Each dump's entries, counted by hand from data/ (as in test_site.py): the old version is the first three.
+ENTRIES = {
+    "000_cb7cd7af2323319e.txt": 41,
+    "001_aac3630fa6cd08cf.txt": 84,
+    "002_073c856badb15984.txt": 75,
+    "003_d70b61c28a3beeab.txt": 95,
+    "004_fa38fd4572169ea6.txt": 60,
+}
 
 
 def free_port() -> int:
@@ -47,10 +57,14 @@ def fetch(url: str) -> tuple[int, bytes]:
 
 def version_seen(base: str, kind: str) -> int:
     """How many dumps the answer shows; raises if the answer is not whole and consistent."""
-    if kind == "dumps":
+    if kind == "dumps":  # the listing of the old version or of the new one, whole, and nothing between
         status, body = fetch(base + "/papers/dumps.json?_shape=array")
         assert status == 200, (status, body[:200])
-        return len(json.loads(body))
+        listed = {row["name"]: row["entry_count"] for row in json.loads(body)}
+        versions = {OLD_DUMPS: dict(list(ENTRIES.items())[:OLD_DUMPS]), NEW_DUMPS: ENTRIES}
+        matching = [dumps for dumps, entries in versions.items() if entries == listed]
+        assert matching, f"a listing of neither version: {listed}"
+        return matching[0]
     if kind == "table":  # several queries in one page: count, facets and rows must agree
         status, body = fetch(base + "/papers/papers.json?_facet=appearances&_facet=has_code&_size=5")
         assert status == 200, (status, body[:200])
@@ -139,6 +153,7 @@ def test_readers_see_no_errors_and_no_mix_during_a_rebuild(served):
     for reader, seen in observations.items():
         assert seen[0] == OLD_DUMPS and seen[-1] == NEW_DUMPS, (reader, seen)
         switch = seen.index(NEW_DUMPS)
+        assert set(seen[:switch]) == {OLD_DUMPS}, f"reader {reader} saw something else before the new version: {seen}"
         assert set(seen[switch:]) == {NEW_DUMPS}, f"reader {reader} saw the old version after the new: {seen}"
     assert "reloaded" in log.read_text()
 
@@ -147,7 +162,7 @@ def test_a_failed_rebuild_keeps_serving_the_old_version(served):
     base, db, data, held, log = served
     before = db.read_bytes()
     (data / "zz_broken.txt").write_bytes(b"\x00binary")
-    with pytest.raises(Exception):
+    with pytest.raises(DumpError, match=r"zz_broken\.txt:1: binary data"):
         build(db, [data])
     assert db.read_bytes() == before
     time.sleep(2.5)  # two polls of the supervisor
@@ -199,3 +214,31 @@ async def test_connections_to_the_listener_get_tcp_nodelay():
         writer.close()
     finally:
         server.close()
+
+
+def test_a_reload_closes_the_idle_keep_alive_connections_of_the_old_process(served):
+    """docs/security.md, "Not defended here": a client that keeps a connection open across a reload
+    and does not retry sees one connection error; a new connection reads the new version."""
+    import http.client
+
+    base, db, data, held, log = served
+    port = int(base.rsplit(":", 1)[1])
+    kept = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    kept.request("GET", "/papers/dumps.json?_shape=array")
+    first = kept.getresponse()
+    assert first.status == 200 and len(json.loads(first.read())) == OLD_DUMPS
+    for dump in held.iterdir():
+        shutil.move(dump, data / dump.name)
+    build(db, [data])
+    deadline = time.monotonic() + 30
+    while version_seen(base, "dumps") != NEW_DUMPS:  # each on a new connection
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+    # The old process, handing over, closes the connection it kept idle: the client reads an end of file.
+    readable, _, _ = select.select([kept.sock], [], [], 30)
+    assert readable and kept.sock.recv(1, socket.MSG_PEEK) == b""
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        kept.request("GET", "/papers/dumps.json?_shape=array")
+        kept.getresponse().read()
+    kept.close()
+    assert version_seen(base, "dumps") == NEW_DUMPS  # a new connection reads the new version

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
 
 from loader import search
-from loader.search import MATCH_NOTHING, exact_phrases, match_boost, parse, title_score, to_fts_any, to_fts_query
+from loader.search import (
+    MATCH_NOTHING,
+    exact_phrases,
+    fts_required,
+    fts_terms,
+    fts_title,
+    match_boost,
+    parse,
+    search_note,
+    title_score,
+    to_fts_any,
+    to_fts_query,
+)
 from loader.text import compound_terms, joined, search_terms
 
 
@@ -61,6 +74,13 @@ def test_queries_are_always_valid_fts5():
 
 def test_at_most_32_terms():
     assert len(parse(" ".join(f"w{i}" for i in range(100)))) == 32
+
+
+def test_only_the_first_1000_characters_are_read():
+    # Fewer than 32 terms, so only the cut at 1,000 characters can leave a term out.
+    assert [term.words for term in parse("probing" + " " * 993 + "masked")] == [("probing",)]  # 1,000 then "masked"
+    assert [term.words for term in parse("probing" + " " * 990 + "masked")] == [("probing",), ("mas",)]  # cut in the word
+    assert [term.words for term in parse("probing" + " " * 989 + "masked")] == [("probing",), ("mask",)]
 
 
 def test_exact_phrases():
@@ -167,3 +187,93 @@ def test_match_boost_finds_two_words_written_as_one():
     assert match_boost("semi supervised", "Semisupervised Parsing", "") == 2.5
     assert match_boost("semi supervised", "Parsing", "semisupervised") == 2.0  # not in the title
     assert match_boost("1 3", "", "13") == 1.0  # numbers are not joined: 1.3 is not 13
+
+
+def test_the_some_words_tier_takes_the_stand_ins_of_a_broad_prefix_and_requires_every_phrase():
+    # fts_terms: the terms the some-words tier chooses from; fts_required: the phrases it requires.
+    def expand(prefix: str):
+        return ("apple", "apply") if prefix == "ap" else None
+
+    assert json.loads(fts_terms('ap* probing "linear probing" probing', expand)) == ['("apple" OR "apply")', '"probing"']
+    assert json.loads(fts_terms("ap* probing")) == ['"ap"*', '"probing"']  # a prefix nobody finds broad
+    assert fts_required('"masked image" ap* "linear probing"', expand) == '"masked image" AND "linear probing" AND '
+    assert fts_required("probing ap*", expand) == ""
+
+
+def test_the_search_note_names_the_stand_ins_of_a_broad_prefix_and_the_prefixes_left_out():
+    def expand(prefix: str):
+        return ("apple", "apply") if prefix == "ap" else None
+
+    assert search_note("probing ap*") is None  # no prefix is broad without the word sample's say
+    assert search_note("ap* probing", expand) == "ap* stands for too many words to search them all: searched apple, apply."
+    assert search_note("ab* bc* cd* de* de*") == "de* left out: more than 3 prefixes in one search."  # said once
+    assert search_note("ap* bc* cd* de* ef*", expand) == (
+        "ap* stands for too many words to search them all: searched apple, apply; "
+        "de* left out: more than 3 prefixes in one search; ef* left out: more than 3 prefixes in one search."
+    )
+
+
+def test_a_broad_querys_title_candidates_take_the_stand_ins_of_a_broad_prefix():
+    def expand(prefix: str):
+        return ("apple", "apply") if prefix == "ap" else None
+
+    assert fts_title("ap* probing", expand) == 'title : ("apple" OR "apply") AND title : "probing"'
+    assert fts_title("abstract:ap* probing") == 'abstract : "ap"* AND title : "probing"'
+
+
+def test_numbers_are_not_joined_to_the_next_word():
+    # "two stage" written "twostage" is the two words together; "2 stage" in "2stage" is not.
+    assert match_boost("two stage", "", "a twostage detector") == 2.0
+    assert match_boost("2 stage", "", "a 2stage detector") == 1.0
+
+
+def test_a_broad_prefix_in_a_compound_is_searched_as_the_stand_ins_of_each_form():
+    # The phrase keeps its first words before each stand-in; the joined word has stand-ins of its own.
+    def expand(prefix: str):
+        return {"swinumamba": ("swinumambanet", "swinumambas"), "neur": ("neural", "neuron")}.get(prefix.lower())
+
+    assert to_fts_query("Swin-UMamba*", expand) == '("Swin UMamba"* OR ("swinumambanet" OR "swinumambas"))'
+    assert to_fts_query("graph-neur*", expand) == '(("graph neural" OR "graph neuron") OR "graphneur"*)'
+
+
+def test_the_some_words_tier_takes_the_stand_ins_of_a_broad_prefix_too():
+    def expand(prefix: str):
+        return ("apple", "apply") if prefix == "ap" else None
+
+    assert to_fts_any('ap* probing "linear probing"', expand) == '"linear probing" AND (("apple" OR "apply") OR "probing")'
+
+
+def test_up_to_200_years_go_inside_match_and_more_are_left_to_each_row():
+    two_hundred = search.filters(1800, 1999, 0, 1800, 2025)
+    assert two_hundred == " AND search_filters : (" + " OR ".join(f"py{year}" for year in range(1800, 2000)) + ")"
+    assert search.filters(1800, 2000, 0, 1800, 2025) == ""  # 201 years: the condition beside MATCH decides
+
+
+def test_a_quoted_word_one_letter_into_a_longer_word_is_not_there():
+    # The shortcut that finds a phrase as typed must see the letter before it, at the second character too.
+    assert exact_phrases('"ask"', "Task force", "") == 0
+    assert exact_phrases('"ask"', "Task force", "we ask why") == 1
+    assert exact_phrases('"ask"', "Ask me", "") == 1
+
+
+@pytest.mark.parametrize(
+    "typed, query",
+    [
+        ("title", '"title"'),  # the column names, without a colon, are words
+        ("abstract probing", '"abstract" AND "probing"'),
+        ("title:a:b", 'title : ("a b" OR "ab")'),  # the first colon names the column
+        ("the* probing", '"the"* AND "probing"'),  # a prefix is kept, even of a stop word
+        ('"the" probing', '"the" AND "probing"'),  # and so is a quoted one
+    ],
+)
+def test_columns_prefixes_and_quotes_as_typed(typed, query):
+    assert to_fts_query(typed) == query
+
+
+def test_past_the_occurrences_looked_at_one_by_one_a_phrase_is_still_found():
+    # Twenty occurrences inside longer words, then (or not) one that stands alone: the scan of
+    # the spaced text, and for a word that lower-cases into non-alphanumerics (İ) the pattern, decide.
+    assert exact_phrases('"a b"', None, "xa b " * 20) == 0
+    assert exact_phrases('"a b"', None, "xa b " * 20 + "a b") == 1
+    assert exact_phrases('"\u0130zmir"', None, "x\u0130zmir " * 20) == 0
+    assert exact_phrases('"\u0130zmir"', None, "x\u0130zmir " * 20 + "\u0130zmir") == 1

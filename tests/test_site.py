@@ -8,6 +8,9 @@ sqlite3 or from the dumps, written by hand.
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import json
 import re
 import sqlite3
@@ -153,11 +156,16 @@ HOSTILE = [
 
 @pytest.mark.parametrize("q", HOSTILE, ids=range(len(HOSTILE)))
 async def test_any_search_input_answers_200_with_a_list(site, q):
-    for path in ("/papers/search.json", "/papers/search"):
-        response = await site.client.get(path, params={"q": q, "_shape": "array", "year_from": q[:20], "has_code": q[:5]})
-        assert response.status_code == 200, (q[:40], response.text[:300])
-    assert isinstance(response.json() if path.endswith(".json") else [], list)
-    assert isinstance(await search(site, q), list)
+    params = {"q": q, "_shape": "array", "year_from": q[:20], "has_code": q[:5]}
+    response = await site.client.get("/papers/search.json", params=params)
+    assert response.status_code == 200, (q[:40], response.text[:300])
+    rows = response.json()
+    assert isinstance(rows, list) and all({"id", "title", "snippet"} <= set(row) for row in rows), (q[:40], rows[:1])
+    page = await site.client.get("/papers/search", params=params)
+    assert page.status_code == 200, (q[:40], page.text[:300])
+    assert '<form class="paper-search" action="/papers/search"' in page.text and "message-error" not in page.text, q[:40]
+    unfiltered = await search(site, q)
+    assert isinstance(unfiltered, list) and all({"id", "title", "snippet"} <= set(row) for row in unfiltered), q[:40]
 
 
 async def test_empty_search_returns_nothing(site):
@@ -199,9 +207,22 @@ async def test_top_upvoted(site):
 
 
 async def test_papers_per_year(site, papers_db):
+    # Worked out from other columns than the query reads: the year of the `published` date and
+    # the code links in `links`, per paper; undated papers count under a null year, which comes last.
+    code = {paper for (paper,) in sql(papers_db, "select distinct paper_id from links where kind = 'code'")}
+    per_year: dict[int | None, list[int]] = {}
+    for paper, published in sql(papers_db, "select id, published from papers"):
+        counts = per_year.setdefault(int(published[:4]) if published else None, [0, 0])
+        counts[0] += 1
+        counts[1] += paper in code
+    expected = [
+        {"year": year, "papers": n, "with_code": with_code, "percent_with_code": round(100 * with_code / n, 1)}
+        for year, (n, with_code) in sorted(per_year.items(), key=lambda item: (item[0] is None, -(item[0] or 0)))
+    ]
     rows = await get_json(site, "/papers/papers_per_year.json", _shape="array")
-    assert sum(row["papers"] for row in rows) == sql(papers_db, "select count(*) from papers")[0][0]
-    assert sum(row["with_code"] for row in rows) == sql(papers_db, "select count(*) from papers where code_links > 0")[0][0]
+    assert rows == expected
+    assert sum(row["papers"] for row in rows) == 255 and len(rows) > 5
+    assert rows[0]["year"] == 2025 and rows[-1]["year"] is None  # the probing paper: Jun 11, 2025, by hand
 
 
 async def test_dumps_query(site, papers_db):
@@ -261,13 +282,20 @@ async def test_every_saved_query_is_titled_described_and_answers(site):
         assert query["title"] and query["description"], name
         for path in (f"/papers/{name}", f"/papers/{name}.json"):
             assert (await site.client.get(path)).status_code == 200, path
+        # and as CSV, the same rows as the JSON (the README: "add .json (or .csv) to the path")
+        params = {"q": "probing", "owner": "OpenGVLab", "id": "1"}
+        data = await get_json(site, f"/papers/{name}.json", **params)
+        response = await site.client.get(f"/papers/{name}.csv", params=params)
+        assert response.status_code == 200, name
+        header, *rows = list(csv.reader(io.StringIO(response.text)))
+        assert header == data["columns"] and rows == [[_as_csv(value) for value in row] for row in data["rows"]], name
 
 
 async def test_default_facets_on_papers(site, papers_db):
     data = await get_json(site, "/papers/papers.json", _extra="facet_results")
     facets = data["facet_results"]
     assert set(facets) == {"published_year", "has_code", "organisation", "appearances"}
-    assert data.get("facets_timed_out", []) == []
+    assert "facets timed out" not in (await site.client.get("/papers/papers")).text  # JSON leaves a timed-out facet out
     years = {item["value"]: item["count"] for item in facets["published_year"]["results"]}
     assert years == dict(sql(papers_db, "select published_year, count(*) from papers where published_year is not null group by 1"))
     by_listing = await get_json(site, "/papers/papers.json", _facet_array="listed_in", _extra="facet_results")
@@ -382,3 +410,96 @@ async def test_settings_are_the_documented_ones(site):
     assert settings["max_returned_rows"] == 1000
     assert settings["allow_download"] is True
     assert settings["default_cache_ttl"] == 3600
+
+
+async def test_a_search_reads_only_its_first_1000_characters(site):
+    # A quoted phrase is required in both tiers, so one that matches nothing empties the results,
+    # unless it stands past the 1,000th character, where the search stops reading.
+    phrase, nothing = '"masked image modeling"', '"zzzznotaword qqqqnotaword"'
+    found = {row["id"] for row in await search(site, phrase)}
+    assert found
+    assert await search(site, f"{phrase} {nothing}") == []
+    padded = phrase + " " * (1000 - len(phrase))
+    assert {row["id"] for row in await search(site, padded + nothing)} == found
+    assert await search(site, padded[:-len(nothing) - 1] + " " + nothing) == []  # within the 1,000: read
+
+
+def _as_csv(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _as_json(value):
+    return {"$base64": True, "encoded": base64.b64encode(value).decode()} if isinstance(value, bytes) else value
+
+
+def _sorted(rows) -> list:
+    return sorted((list(row) for row in rows), key=repr)
+
+
+@pytest.mark.parametrize("table", [table.name for table in schema.TABLES])
+async def test_every_table_and_row_reads_as_a_page_json_and_csv_the_same_as_the_file(site, papers_db, table):
+    """What docs/security.md promises a visitor: every table, row and column, as a page, JSON and CSV,
+    each the same as the file read with sqlite3. The `dumps` saved query has the `dumps` table's name
+    and so its URL: that table is read through its row pages, one per dump."""
+    from datasette.utils import tilde_encode
+
+    with sqlite3.connect(papers_db) as conn:
+        info = conn.execute(f"pragma table_info([{table}])").fetchall()
+        expected = conn.execute(f"select * from [{table}]").fetchall()
+    columns = [row[1] for row in info]
+    keys = [row[1] for row in sorted(info, key=lambda row: row[5]) if row[5]]
+    blobs = {i for i, value in enumerate(expected[0]) if isinstance(value, bytes)}  # CSV links a blob, not its bytes
+    assert expected, table  # every table holds something once the dumps are loaded
+
+    def csv_rows(text: str) -> list[list[str]]:
+        header, *rows = list(csv.reader(io.StringIO(text)))
+        assert header == columns, table
+        return [[cell for i, cell in enumerate(row) if i not in blobs] for row in rows]
+
+    def as_csv(rows) -> list[list[str]]:
+        return [[_as_csv(value) for i, value in enumerate(row) if i not in blobs] for row in rows]
+
+    shadowed = table in (await get_json(site, "/-/metadata.json"))["databases"]["papers"]["queries"]
+    if not shadowed:
+        assert (await site.client.get(f"/papers/{table}")).status_code == 200, table
+        data = await get_json(site, f"/papers/{table}.json", _size="max")
+        assert data["filtered_table_rows_count"] == len(expected) and data["columns"] == columns, table
+        assert len(data["rows"]) == min(len(expected), 1000), table
+        everything = {repr([_as_json(value) for value in row]) for row in expected}
+        assert {repr(row) for row in data["rows"]} <= everything, table
+        if len(expected) <= 1000:
+            assert _sorted(data["rows"]) == _sorted([_as_json(value) for value in row] for row in expected), table
+        response = await site.client.get(f"/papers/{table}.csv", params={"_stream": "on"})
+        assert response.status_code == 200, table
+        assert _sorted(csv_rows(response.text)) == _sorted(as_csv(expected)), table
+
+    for row in expected if shadowed else expected[:1]:
+        key = ",".join(tilde_encode(str(row[columns.index(k)])) for k in keys)
+        assert (await site.client.get(f"/papers/{table}/{key}")).status_code == 200, (table, key)
+        assert await get_json(site, f"/papers/{table}/{key}.json", _shape="array") == [dict(zip(columns, map(_as_json, row)))]
+        row_csv = await site.client.get(f"/papers/{table}/{key}.csv")
+        assert row_csv.status_code == 200 and csv_rows(row_csv.text) == as_csv([row]), (table, key)
+
+
+@pytest.mark.parametrize("q", ["diffusion image", "medical images", "diffusion models"])
+async def test_ten_papers_with_every_word_and_no_some_words_tier(site, q):
+    rows = await search(site, q)
+    assert len(rows) >= 10 and all(row["matched"] == 0 for row in rows), [row["matched"] for row in rows]
+
+
+@pytest.mark.parametrize("q", ["graph neural", "video generation", "linear probing"])
+async def test_fewer_than_ten_with_every_word_and_the_some_words_tier_follows(site, q):
+    rows = await search(site, q)
+    every = [row for row in rows if row["matched"] == 0]
+    assert 0 < len(every) < 10 and rows[: len(every)] == every and len(rows) > len(every)
+    assert all(row["why"] == "some words" for row in rows[len(every) :])
+
+
+async def test_stemming_makes_the_forms_of_a_word_one(site, papers_db):
+    found = {q: {row["id"] for row in await search(site, q, year_from="2025")} for q in ("pretrain", "pretrained", "pretraining")}
+    found |= {q: {row["id"] for row in await search(site, q)} for q in ("faq", "FAQs")}
+    assert found["pretrain"] == found["pretrained"] == found["pretraining"] and 10 < len(found["pretrain"]) < 50  # all of them
+    assert found["faq"] == found["FAQs"] and found["faq"]
+    texts = {paper: f"{title} {abstract}" for paper, title, abstract in sql(papers_db, "select id, title, abstract from papers")}
+    for form in ("pretrained", "pretraining"):  # each written form is among them
+        assert any(re.search(rf"\b{form}\b", texts[paper], re.I) for paper in found["pretrain"]), form
