@@ -171,8 +171,7 @@ class Corrections:
 
     def _texts_of_stem(self, word: str) -> list[str]:
         """Title and abstract of the first `WRITTEN_CHECK` papers whose words share `word`'s stem."""
-        sql = "select rowid from papers_fts where papers_fts match ? order by rowid limit ?"
-        ids = [row[0] for row in self.conn.execute(sql, [f'"{word}"', WRITTEN_CHECK])]
+        ids = self._first_papers(word, WRITTEN_CHECK)
         return [f"{t}\n{a}" for t, a in rows_by_ids(self.conn, "select title, abstract from papers where id in ({ids})", ids)]
 
     def neighbours(self, word: str) -> list[tuple[str, int, list]]:
@@ -207,9 +206,10 @@ class Corrections:
         texts = self._texts_of_stem(variants[0])
         return max(sorted(variants), key=lambda v: (sum(holds(text, (v,)) for text in texts), -_slip(typed, v)))
 
-    def _first_papers(self, word: str) -> list:
+    def _first_papers(self, word: str, limit: int = SURFACE_CHECK) -> list[int]:
+        """The ids of the first papers (by id) whose words share `word`'s stem."""
         sql = "select rowid from papers_fts where papers_fts match ? order by rowid limit ?"
-        return [row[0] for row in self.conn.execute(sql, [f'"{word}"', SURFACE_CHECK])]
+        return [row[0] for row in self.conn.execute(sql, [f'"{word}"', limit])]
 
     def _with_context(self, word: str, context: str) -> int:
         """Papers with `word` and every other term of the query, up to `CONTEXT_LIMIT` (0 without others)."""

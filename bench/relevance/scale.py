@@ -332,18 +332,7 @@ def render(results: list[dict]) -> str:
             + f" | {r['peer_bytes'] / 1e6:.0f} MB index (title stored, abstract indexed only) |",
             f"| server | answering {r['server_start_seconds']:.1f} s after its start (binary codes loaded); "
             f"peak memory {_mb(r['server_peak_rss_mb'])} after every query in every mode | in-process |",
-            "",
-            f"Load average over the last 5 minutes of queries: {r['load_average']:.1f} on {_cpus()} CPUs "
-            "(above the CPU count, other work shared the machine and every latency below is inflated).",
-            "",
-            *class_table(r),
-            "",
-            f"Typos (docs/search.md, section 6): {r['spelling'].summary()} Their queries are the rows typo and "
-            "typo spelt right above.",
-            "",
-            "Ours in each mode of `search` (words is the default; meaning and both: see docs/search.md):",
-            "",
-            *modes_table(r),
+            *query_tables(r),
         ]
         lines += [
             "",
@@ -387,6 +376,24 @@ def render(results: list[dict]) -> str:
         for q, status, body in r["errors"][:20]:
             lines.append(f"- `{q}`: {status} {body[:160]!r}")
     return "\n".join(lines) + "\n"
+
+
+def query_tables(r: dict) -> list[str]:
+    """What the queries of one size measured, for the report and for its section of benchmarks.md."""
+    return [
+        "",
+        f"Load average over the last 5 minutes of queries: {r['load_average']:.1f} on {_cpus()} CPUs "
+        "(above the CPU count, other work shared the machine and every latency below is inflated).",
+        "",
+        *class_table(r),
+        "",
+        f"Typos (docs/search.md, section 6): {r['spelling'].summary()} Their queries are the rows typo and "
+        "typo spelt right above.",
+        "",
+        "Ours in each mode of `search` (words is the default; meaning and both: see docs/search.md):",
+        "",
+        *modes_table(r),
+    ]
 
 
 def class_table(r: dict) -> list[str]:
@@ -443,15 +450,7 @@ def benchmarks_section(results: list[dict], report: Path | None) -> str:
             "",
             f"Build: ours {r['ours_build_seconds']:.0f} s (dumps → database, {r['ours_bytes'] / 1e6:.0f} MB), "
             f"tantivy {r['peer_build_seconds']:.0f} s (database rows → index, {r['peer_bytes'] / 1e6:.0f} MB).",
-            "",
-            *class_table(r),
-            "",
-            f"Typos (docs/search.md, section 6): {r['spelling'].summary()} Their queries are the rows typo and "
-            "typo spelt right above.",
-            "",
-            "Ours in each mode of `search` (words is the default; meaning and both: see docs/search.md):",
-            "",
-            *modes_table(r),
+            *query_tables(r),
         ]
     return "\n".join(lines) + "\n"
 
