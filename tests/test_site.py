@@ -473,7 +473,10 @@ async def test_every_table_and_row_reads_as_a_page_json_and_csv_the_same_as_the_
         assert response.status_code == 200, table
         assert _sorted(csv_rows(response.text)) == _sorted(as_csv(expected)), table
 
-    for row in expected if shadowed else expected[:1]:
+    # a row URL cannot name a NULL key (paper_counts holds the papers of unknown year): such rows are read above
+    addressable = [row for row in expected if all(row[columns.index(k)] is not None for k in keys)]
+    assert addressable, table
+    for row in addressable if shadowed else addressable[:1]:
         key = ",".join(tilde_encode(str(row[columns.index(k)])) for k in keys)
         assert (await site.client.get(f"/papers/{table}/{key}")).status_code == 200, (table, key)
         assert await get_json(site, f"/papers/{table}/{key}.json", _shape="array") == [dict(zip(columns, map(_as_json, row)))]
