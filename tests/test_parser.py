@@ -155,6 +155,11 @@ def test_malformed_input_raises_dump_error_with_file_and_line(raw, line, message
     assert str(error) == f"bad.txt:{line}: {message}"
 
 
+def test_the_page_date_may_close_a_block_of_chrome_lines():
+    page, _ = parse(CHROME.replace("\n\nbyAK", "\nbyAK").replace("\n\nJan 8", "\nJan 8") + "\nT\n\nA\n")
+    assert (page.date, page.line) == (MonthDay(1, 8), 9)  # Daily Papers, byAK..., Jan 8: one block of three
+
+
 def test_the_page_date_may_follow_the_chrome_in_its_block_and_counts_up_to_a_billion_are_plausible():
     page, [entry] = parse(CHROME.replace("\n\nJan 8", "\nJan 8") + "\nT\n\nA\n\n  \u2022 1000000000 authors\n\u00b7\nFeb 7, 2024 1000000000\n")
     assert (page.date, page.line) == (MonthDay(1, 8), 10)
@@ -287,6 +292,8 @@ def test_a_nul_byte_names_the_line_of_the_first_one_near_the_start_or_far_into_t
     assert (error.filename, error.line, error.message) == ("bad.txt", 1015, "binary data (NUL byte): not a text dump")
 
 
-def test_only_the_line_end_is_stripped():
-    raw = "Model X\r\nends in X \t\nX\n".encode("utf-8")
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+@pytest.mark.parametrize("end", ["\n", ""])
+def test_only_the_line_end_is_stripped(encoding, end):
+    raw = ("Model X\r\nends in X \t\nX" + end).encode(encoding)
     assert list(decode_lines(io.BytesIO(raw), "x.txt")) == [(1, "Model X"), (2, "ends in X \t"), (3, "X")]

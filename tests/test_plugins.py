@@ -93,6 +93,7 @@ async def test_ad_hoc_requests_take_turns_and_past_the_waiting_room_get_429():
 
     async def app(scope, receive, send):
         name = scope["name"]
+        assert receive is scope["receive"]  # the request's body reaches the site, waiting or not
         started.append(name)
         await release[name].wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -105,8 +106,11 @@ async def test_ad_hoc_requests_take_turns_and_past_the_waiting_room_get_429():
         async def send(message):
             answers.setdefault(name, []).append(message)
 
-        scope = {"type": "http", "query_string": query, "name": name}
-        return asyncio.create_task(middleware(scope, None, send))
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        scope = {"type": "http", "query_string": query, "name": name, "receive": receive}
+        return asyncio.create_task(middleware(scope, receive, send))
 
     async def settle():
         for _ in range(20):

@@ -163,7 +163,10 @@ async def test_any_search_input_answers_200_with_a_list(site, q):
     assert isinstance(rows, list) and all({"id", "title", "snippet"} <= set(row) for row in rows), (q[:40], rows[:1])
     page = await site.client.get("/papers/search", params=params)
     assert page.status_code == 200, (q[:40], page.text[:300])
-    assert '<form class="paper-search" action="/papers/search"' in page.text and "message-error" not in page.text, q[:40]
+    assert '<form class="paper-search" action="/papers/search"' in page.text, q[:40]
+    # No error, but the one a slow machine may give any search: cut short by the time limit, said in a sentence.
+    errors = re.findall(r'<p class="message-error[^"]*"', page.text)
+    assert all("search-cut-short" in error for error in errors), (q[:40], errors)
     unfiltered = await search(site, q)
     assert isinstance(unfiltered, list) and all({"id", "title", "snippet"} <= set(row) for row in unfiltered), q[:40]
 
