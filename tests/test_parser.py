@@ -295,5 +295,5 @@ def test_a_nul_byte_names_the_line_of_the_first_one_near_the_start_or_far_into_t
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
 @pytest.mark.parametrize("end", ["\n", ""])
 def test_only_the_line_end_is_stripped(encoding, end):
-    raw = ("Model X\r\nends in X \t\nX" + end).encode(encoding)
-    assert list(decode_lines(io.BytesIO(raw), "x.txt")) == [(1, "Model X"), (2, "ends in X \t"), (3, "X")]
+    raw = ("Model X\r\nends in X \t\nX \t" + end).encode(encoding)
+    assert list(decode_lines(io.BytesIO(raw), "x.txt")) == [(1, "Model X"), (2, "ends in X \t"), (3, "X \t")]
