@@ -542,6 +542,11 @@ def latency(port: int, path: str, count: int, *, timeout: float = 30.0) -> dict:
             times.append(elapsed * 1000)
             statuses[status] += 1
     conn.close()
+    return {**timings(times, statuses, count), "_body": body, "_headers": headers}
+
+
+def timings(times: list[float], statuses: Counter[str], count: int) -> dict:
+    """Percentiles of the timed requests (ms) and their statuses: what every latency case reports."""
     return {
         "p50_ms": percentile(times, 0.5),
         "p95_ms": percentile(times, 0.95),
@@ -549,8 +554,6 @@ def latency(port: int, path: str, count: int, *, timeout: float = 30.0) -> dict:
         "requests": count,
         "statuses": dict(statuses),
         "non_200": sum(n for s, n in statuses.items() if s != "200"),
-        "_body": body,
-        "_headers": headers,
     }
 
 
@@ -838,12 +841,7 @@ def dashboard_latency(port: int, count: int, *, timeout: float = 30.0) -> dict:
         for conn in connections:
             conn.close()
     return {
-        "p50_ms": percentile(times, 0.5),
-        "p95_ms": percentile(times, 0.95),
-        "max_ms": max(times),
-        "requests": count,
-        "statuses": dict(statuses),
-        "non_200": sum(n for s, n in statuses.items() if s != "200"),
+        **timings(times, statuses, count),
         "path": f"{page} and {len(charts)} charts",
         "q": "",
         "note": f"{len(charts)} charts' data, no filter",

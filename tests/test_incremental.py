@@ -261,29 +261,22 @@ def drop_version_8_additions(conn: sqlite3.Connection) -> None:
     conn.execute("alter table dumps drop column added_papers")
 
 
-def test_a_version_5_database_gets_its_dumps_counted(tmp_path, data_copy):
+@pytest.mark.parametrize(
+    "version, made_before",
+    [(5, drop_dumps_counts), (7, drop_version_8_additions)],
+    ids=["version 5 gets its dumps counted", "version 7 gets its first listings and summary tables"],
+)
+def test_an_older_database_gets_what_its_version_lacked(tmp_path, data_copy, version, made_before):
     db, fresh = tmp_path / "papers.db", tmp_path / "fresh.db"
     build(db, [data_copy])
     build(fresh, [data_copy])
     with sqlite3.connect(db) as conn:
-        drop_dumps_counts(conn)
-        conn.execute("pragma user_version = 5")
+        made_before(conn)
+        conn.execute(f"pragma user_version = {version}")
     conn.close()
     assert build(db, [data_copy]).written
-    assert snapshot(db) == snapshot(fresh)  # which checks the counts against the appearances
+    assert snapshot(db) == snapshot(fresh)  # which checks the counts against the appearances and recounts the summaries
     assert not build(db, [data_copy]).written
-
-
-def test_a_version_7_database_gets_its_first_listings_and_summary_tables(tmp_path, data_copy):
-    db, fresh = tmp_path / "papers.db", tmp_path / "fresh.db"
-    build(db, [data_copy])
-    build(fresh, [data_copy])
-    with sqlite3.connect(db) as conn:
-        drop_version_8_additions(conn)
-        conn.execute("pragma user_version = 7")
-    conn.close()
-    assert build(db, [data_copy]).written
-    assert snapshot(db) == snapshot(fresh)  # which recounts the summaries
     assert not build(db, [data_copy]).written
 
 
