@@ -174,18 +174,18 @@ class Corrections:
         ids = self._first_papers(word, WRITTEN_CHECK)
         return [f"{t}\n{a}" for t, a in rows_by_ids(self.conn, "select title, abstract from papers where id in ({ids})", ids)]
 
-    def neighbours(self, word: str) -> list[tuple[str, int, list]]:
-        """The words one edit from `word` that papers write, with how many papers (up to `COUNT_LIMIT`)
-        and the first papers of their stem, commonest first; one word per stem (FTS5 matches the edit
-        `optimer` for `optimizer`: the one a paper writes stands for both)."""
+    def neighbours(self, word: str) -> list[tuple[str, int]]:
+        """The words one edit from `word` that papers write, with how many papers (up to `COUNT_LIMIT`),
+        commonest first; one word per stem (FTS5 matches the edit `optimer` for `optimizer`: the one a
+        paper writes stands for both)."""
         by_stem: dict[tuple, list[str]] = defaultdict(list)
         for variant in self._held(word):
             if not _forms_of_one_word(variant, word):
                 by_stem[tuple(self._first_papers(variant))].append(variant)
         found = []
-        for first, variants in by_stem.items():
+        for variants in by_stem.values():
             meant = self._most_written(word, variants)
-            found.append((meant, self.papers_with(f'"{meant}"', COUNT_LIMIT), list(first)))
+            found.append((meant, self.papers_with(f'"{meant}"', COUNT_LIMIT)))
         # commonest first; among words past the count's bound, a sample or English word first, then the likeliest slip
         return sorted(found, key=lambda n: (-n[1], not self.speller.knows(n[0]), _slip(word, n[0])))
 
@@ -241,14 +241,14 @@ class Corrections:
 @lru_cache(maxsize=512)
 def _corrections(corrections: Corrections, text: str) -> dict[str, Correction]:
     """Cached per query and connection: every search function of one request asks again."""
-    words = [_correctable(term) for term in parse(text)]
+    terms = parse(text)
+    words = [_correctable(term) for term in terms]
     found: dict[str, Correction] = {}
     for first, second in zip(words, words[1:]):
         pair = corrections.joined(first, second) if first and second else None
         if pair:
             found[pair.typed] = pair
     in_pairs = {word for typed in found for word in typed.split()}
-    terms = parse(text)
     for i, word in enumerate(words):
         if word and word not in in_pairs and word not in found:
             context = every_term(terms[:i] + terms[i + 1 :]) if len(terms) > 1 else ""
