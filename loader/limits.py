@@ -18,6 +18,8 @@ from __future__ import annotations
 import sqlite3
 import weakref
 from contextlib import closing
+from functools import wraps
+from typing import Callable
 
 from .parser import MAX_LINE_CHARS
 
@@ -62,6 +64,41 @@ def as_stored(text: str | None) -> str:
     them any string up to `MAX_VALUE_BYTES`, and their work grows with it.
     """
     return (text or "")[:MAX_LINE_CHARS]
+
+
+STOPPED = '""'  # what an SQL function stopped by the time limit returns (`interruptible`)
+
+
+def is_interrupted(error: sqlite3.Error) -> bool:
+    """The error of a query stopped by the time limit (or `Connection.interrupt`)."""
+    return isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted"
+
+
+def interruptible(conn: sqlite3.Connection, function: Callable) -> Callable:
+    """`function`, an SQL function that runs SQL of its own on `conn`, made to stop with the query.
+
+    The time limit may fall while the function's own SQL runs (a spelling
+    lookup, the vectors read after a rebuild). SQLite reports any exception of
+    a Python function as "user-defined function raised exception": a 400 with
+    no explanation, where a query stopped anywhere else is "interrupted" and
+    its visitor gets the search page and a sentence (`plugins/search_cut_short.py`).
+    So the function interrupts the query that called it, which stops at its
+    next step, and meanwhile returns `STOPPED`: the empty FTS5 phrase, which
+    matches nothing and is no syntax error in a MATCH (where NULL would be one,
+    reported before the interruption).
+    """
+
+    @wraps(function)
+    def stopping_with_the_query(*args):
+        try:
+            return function(*args)
+        except sqlite3.OperationalError as error:
+            if not is_interrupted(error):
+                raise
+            conn.interrupt()
+            return STOPPED
+
+    return stopping_with_the_query
 
 
 def limit_sqlite_heap() -> None:

@@ -25,7 +25,7 @@ from functools import lru_cache
 
 
 from .embed import ModelMissing, model_files
-from .limits import as_stored
+from .limits import as_stored, is_interrupted
 from .prefixes import Prefixes
 from .prefixes import of_database as prefixes_of
 from .search import Alternatives, Term, every_term, holds, parse
@@ -130,7 +130,9 @@ class Corrections:
         sql = "select count(*) from (select 1 from papers_fts where papers_fts match ? limit ?)"
         try:
             return self.conn.execute(sql, [expression, limit]).fetchone()[0]
-        except sqlite3.OperationalError:  # not a papers database (and an empty sample): nothing corrected
+        except sqlite3.OperationalError as error:  # not a papers database (and an empty sample): nothing corrected
+            if is_interrupted(error):  # the query stops (never a correction cached from a count cut short)
+                raise
             return 0
 
     def correction(self, word: str, context: str = "") -> Correction | None:
@@ -193,7 +195,9 @@ class Corrections:
         """The strings one edit from `word` that the index matches (by their stems)."""
         try:
             return [variant for (variant,) in self.conn.execute(HELD_VARIANTS, [json.dumps(sorted(_one_edit(word)))])]
-        except sqlite3.OperationalError:  # not a papers database
+        except sqlite3.OperationalError as error:  # not a papers database
+            if is_interrupted(error):
+                raise
             return []
 
     def _most_written(self, typed: str, variants: list[str]) -> str:

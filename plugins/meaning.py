@@ -11,13 +11,15 @@ from functools import partial
 
 from datasette import hookimpl
 
+from loader.limits import interruptible
 from loader.meaning import nearest_json, neighbours_json, of_database
 
 
 @hookimpl
 def prepare_connection(conn):
-    conn.create_function("nearest_papers", 4, partial(nearest_json, conn))
-    conn.create_function("nearest_to_paper", 1, partial(neighbours_json, conn))
+    # Both read vectors (and the codes, first on a new version): each stops with the query that calls it.
+    conn.create_function("nearest_papers", 4, interruptible(conn, partial(nearest_json, conn)))
+    conn.create_function("nearest_to_paper", 1, interruptible(conn, partial(neighbours_json, conn)))
 
 
 @hookimpl

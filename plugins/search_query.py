@@ -11,6 +11,7 @@ from functools import partial
 
 from datasette import hookimpl
 
+from loader.limits import interruptible
 from loader.prefixes import of_database
 from loader.spelling import of_connection as corrections
 from loader.search import (
@@ -28,22 +29,27 @@ from loader.search import (
 from loader.snippets import Snippets
 
 
+def register(conn, name: str, arguments: int, function) -> None:
+    """Each is deterministic, and may run SQL of its own (the spelling's lookups): it stops with the query."""
+    conn.create_function(name, arguments, interruptible(conn, function), deterministic=True)
+
+
 @hookimpl
 def prepare_connection(conn):
     expand = of_database(conn).expansion  # broad prefixes searched as their commonest words
     spelling = corrections(conn)  # typos searched with the words meant
     terms = dict(expand=expand, correct=spelling.alternatives)
-    conn.create_function("fts_query", 1, partial(to_fts_query, **terms), deterministic=True)
-    conn.create_function("fts_any", 1, partial(to_fts_any, **terms), deterministic=True)
-    conn.create_function("search_note", 1, partial(search_note, expand=expand), deterministic=True)
-    conn.create_function("fts_terms", 1, partial(fts_terms, **terms), deterministic=True)
-    conn.create_function("fts_required", 1, partial(fts_required, expand=expand), deterministic=True)
-    conn.create_function("fts_title", 1, partial(fts_title, **terms), deterministic=True)
-    conn.create_function("fts_filters", 5, filters, deterministic=True)
-    conn.create_function("exact_phrases", 3, exact_phrases, deterministic=True)
+    register(conn, "fts_query", 1, partial(to_fts_query, **terms))
+    register(conn, "fts_any", 1, partial(to_fts_any, **terms))
+    register(conn, "search_note", 1, partial(search_note, expand=expand))
+    register(conn, "fts_terms", 1, partial(fts_terms, **terms))
+    register(conn, "fts_required", 1, partial(fts_required, expand=expand))
+    register(conn, "fts_title", 1, partial(fts_title, **terms))
+    register(conn, "fts_filters", 5, filters)
+    register(conn, "exact_phrases", 3, exact_phrases)
     # The papers found for a typo are ranked by the words meant.
-    conn.create_function("match_boost", 3, lambda q, title, abstract: match_boost(spelling.meant(q), title, abstract), deterministic=True)
-    conn.create_function("title_score", 2, lambda q, title: title_score(spelling.meant(q), title), deterministic=True)
-    conn.create_function("spelling_suggestion", 1, spelling.suggestion, deterministic=True)
-    conn.create_function("respelled", 3, spelling.respelled, deterministic=True)
-    conn.create_function("fts_snippet", 4, Snippets(), deterministic=True)  # one in-memory table per connection
+    register(conn, "match_boost", 3, lambda q, title, abstract: match_boost(spelling.meant(q), title, abstract))
+    register(conn, "title_score", 2, lambda q, title: title_score(spelling.meant(q), title))
+    register(conn, "spelling_suggestion", 1, spelling.suggestion)
+    register(conn, "respelled", 3, spelling.respelled)
+    register(conn, "fts_snippet", 4, Snippets())  # one in-memory table per connection

@@ -22,9 +22,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import yaml
 
 from loader.limits import LIMITS, MAX_VALUE_BYTES, RESULT_BUDGET
-from loader.site import datasette_instance, settings
+from loader.site import METADATA, datasette_instance, settings
+from plugins import meaning, related, search_query
 from plugins.fair_share import AD_HOC_WAITING, BUSY_BODY
 from plugins.search_cut_short import MESSAGE
 from tests.conftest import ROOT
@@ -234,3 +236,44 @@ def test_docs_state_every_limit_the_code_sets() -> None:
         name = next(n for n in dir(sqlite3) if n.startswith("SQLITE_LIMIT_") and getattr(sqlite3, n) == limit)
         assert re.search(rf"`{name}`\s*\|\s*{value:,}\s*\|", text), name
     assert f"{RESULT_BUDGET:,}" in text
+
+
+def stopped_inside_sql_functions(frame) -> int:
+    """A progress handler: 1 (stop) only for SQL that one of the site's SQL functions runs itself
+    (a frame of `loader/` is on the stack), where the time limit can also fall."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(str(ROOT / "loader")):
+            return 1
+        frame = frame.f_back
+    return 0
+
+
+@pytest.mark.parametrize(
+    "q, mode",
+    [
+        ("probing", ""),  # a word the spelling checks is held by the index
+        ("transfromer", ""),  # a typo: the spelling looks up the words one edit away
+        ("pointernetworks", ""),  # two words run together
+        ("mean of the weights of several finetuned networks", "meaning"),  # the vectors read and re-ranked
+    ],
+)
+def test_a_time_limit_that_falls_inside_an_sql_function_stops_the_search_as_interrupted(papers_db: Path, q: str, mode: str) -> None:
+    """SQLite reports a Python function's exception as "user-defined function raised exception" (a 400
+    with no explanation); a time limit inside the function's own SQL must stop the search as the limit
+    does anywhere else, "interrupted" (the cut-short page), and leave nothing wrong in any cache."""
+    sql = yaml.safe_load(METADATA.read_text(encoding="utf-8"))["databases"]["papers"]["queries"]["search"]["sql"]
+    params = {"q": q, "year_from": "", "year_to": "", "has_code": "", "mode": mode}
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(papers_db)
+        for plugin in (search_query, meaning, related):
+            plugin.prepare_connection(conn)
+        return conn
+
+    conn = connect()
+    conn.set_progress_handler(lambda: stopped_inside_sql_functions(sys._getframe(1)), 1)
+    with pytest.raises(sqlite3.OperationalError, match="^interrupted$"):
+        conn.execute(sql, params).fetchall()
+    conn.set_progress_handler(None, 1)
+    found = conn.execute(sql, params).fetchall()
+    assert found and found == connect().execute(sql, params).fetchall()
