@@ -4,8 +4,9 @@ See docs/search.md, section 6, for the rules and what each costs; in short, a ty
 
 - held nowhere (`Corrections.correction`): the words one edit away that the index holds
   (`neighbours`: every string one edit away looked up inside SQLite), the words people write
-  first (the `word_rarity` sample, or the English lexicon), the one the query's other words stand
-  with most, and up to `MAX_MEANT` in all searched; or two sample words run together;
+  first (the `word_rarity` sample, or the English lexicon); past those, the words people write
+  two edits away (`two_edits`, found with rapidfuzz); the one the query's other words stand with
+  most, and up to `MAX_MEANT` in all searched; or two sample words run together;
 - held by its stem only (`distilation`): the spelling the papers of that stem write (`_stem_held`);
 - written by at most `RARE` papers, in no title, not English, while a word people write one edit
   away is written by `MORE_COMMON` times as many (`seperation`): that word (`_rarer`);
@@ -23,6 +24,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rapidfuzz import process
+from rapidfuzz.distance import OSA, Levenshtein
 
 from .embed import ModelMissing, model_files
 from .limits import as_stored, is_interrupted
@@ -44,6 +47,7 @@ SEVERAL = 3  # papers that must write a word meant that neither the sample nor t
 CONTEXT_LIMIT = 100  # papers counted with a word meant and the query's other words
 WRITTEN_CHECK = 100  # papers of a stem read to find which of its spellings they write
 MAX_MEANT = 4  # words an unknown word may mean, searched together
+TWO_EDITS_LETTERS = 7  # shorter words have too many words two edits away (`models`: `nodes`, `moves`)
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # The words of a JSON array that the index holds: one bounded lookup each, inside SQLite (about
 # 10 us a word; an unknown word of 9 letters has about 500 words one edit away).
@@ -66,6 +70,25 @@ class Speller:
     def __init__(self, prefixes: Prefixes) -> None:
         self.counts = prefixes.counts
         self.papers_per_sampled = prefixes.papers_per_sampled
+        self.by_length: dict[int, list[str]] = defaultdict(list)  # the words people write, by length
+        for word in sorted(set(self.counts) | english_words()):
+            if word.isalpha():
+                self.by_length[len(word)].append(word)
+
+    def within_two_edits(self, word: str) -> list[str]:
+        """The words people write (`knows`) two slips from `word` (OSA distance 2), the commonest in the
+        sample first: slips that leave letters out or swap them, typists' commonest, and at most one
+        changed letter with them. A word two changed letters or an added letter away is more often
+        another word spelt right (`lottery` is not `latter`)."""
+        near = process.extract(
+            word,
+            [w for n in range(len(word), len(word) + 3) for w in self.by_length.get(n, ())],
+            scorer=OSA.distance,
+            score_cutoff=2,
+            limit=None,
+        )
+        slips = [w for w, distance, _ in near if distance == 2 and (len(w) > len(word) or sorted(w) == sorted(word))]
+        return sorted(slips, key=lambda w: (-self.counts.get(w, 0), w))
 
     def split(self, word: str) -> tuple[str, str] | None:
         """Two sample words of `SPLIT_PART` letters or more that `word` writes together, the commonest
@@ -145,14 +168,25 @@ class Corrections:
             return self._stem_held(word, matches)
         if is_english(word):
             return None
-        found = self.neighbours(word)
-        # words people write (of the sample or the lexicon) if there are any; else words several papers write
-        found = [n for n in found if self.speller.knows(n[0])] or [n for n in found if n[1] >= SEVERAL]
+        found = self._words_people_write_near(word)
         if found:  # the one most papers write with the query's other words; else (or as many) the commonest
             ranked = sorted(found, key=lambda n: -self._with_context(n[0], context))
             return Correction(word, (ranked[0][0],), tuple(n[0] for n in ranked[1:MAX_MEANT]))
         split = self.speller.split(word)
         return Correction(word, split) if split else None
+
+    def _words_people_write_near(self, word: str) -> list[tuple[str, int]]:
+        """Words of the sample or the lexicon one edit from `word` that papers write, commonest first; else
+        such words two edits away (`reinforcmnet`: not `reinforcment`, which FTS5 stems alike), also when
+        the words one edit away are as rare as a typo (at most `RARE` papers: `mulitmodal`) and one two
+        edits away is not; else the words one edit away that `SEVERAL` papers write."""
+        one_edit = self.neighbours(word)
+        found = [n for n in one_edit if self.speller.knows(n[0])]
+        if not found or found[0][1] <= RARE:
+            farther = self.two_edits(word)
+            if farther and (not found or farther[0][1] > RARE):
+                found = farther
+        return found or [n for n in one_edit if n[1] >= SEVERAL]
 
     def _stem_held(self, word: str, matches: int) -> Correction | None:
         """A word whose stem the index holds. Written by a paper: corrected only when far rarer than a
@@ -190,6 +224,18 @@ class Corrections:
             found.append((meant, self.papers_with(f'"{meant}"', COUNT_LIMIT)))
         # commonest first; among words past the count's bound, a sample or English word first, then the likeliest slip
         return sorted(found, key=lambda n: (-n[1], not self.speller.knows(n[0]), _slip(word, n[0])))
+
+    def two_edits(self, word: str) -> list[tuple[str, int]]:
+        """The words people write two edits from `word` (of `TWO_EDITS_LETTERS` or more) that papers
+        write, with how many papers, commonest first; one word per stem, the sample's commonest."""
+        if len(word) < TWO_EDITS_LETTERS:
+            return []
+        by_stem: dict[tuple, str] = {}
+        for near in self.speller.within_two_edits(word):
+            if not _forms_of_one_word(near, word):
+                by_stem.setdefault(tuple(self._first_papers(near)), near)
+        found = [(near, self.papers_with(f'"{near}"', COUNT_LIMIT)) for stem, near in by_stem.items() if stem]
+        return sorted(found, key=lambda n: -n[1])
 
     def _held(self, word: str) -> list[str]:
         """The strings one edit from `word` that the index matches (by their stems)."""
@@ -311,7 +357,7 @@ def _slip(typed: str, meant: str) -> int:
         return 0
     if len(meant) < len(typed):
         return 3
-    return 1 if sorted(meant) == sorted(typed) else 2
+    return 1 if OSA.distance(meant, typed) < Levenshtein.distance(meant, typed) else 2
 
 
 def _forms_of_one_word(first: str, second: str) -> bool:

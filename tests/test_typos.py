@@ -125,6 +125,16 @@ def test_two_words_run_together_and_a_word_split_in_two(papers_db):
     assert corrections.suggestion("codebook") is None  # too short to be taken for two words
 
 
+def test_two_slips_in_one_word_are_corrected_when_they_leave_out_or_swap_letters(papers_db):
+    corrections = of_connection(sqlite3.connect(papers_db))
+    assert corrections.suggestion("atenton") == "attention"  # two letters left out
+    assert corrections.suggestion("qunatizaiton") == "quantization"  # two pairs swapped
+    assert corrections.suggestion("tansformr") == "transformer"  # two letters left out, no word one edit away
+    # no paper writes `lottery`; `latter` is two slips away, but one of them an added letter: a word spelt right
+    assert corrections.suggestion("lottery") is None
+    assert corrections.suggestion("ntwrk") is None  # `network` less two letters, but too short to tell
+
+
 def test_words_too_short_or_too_long_to_correct(papers_db):
     corrections = of_connection(sqlite3.connect(papers_db))
     assert corrections.suggestion("difusion") == "diffusion"
