@@ -111,10 +111,10 @@ def classify(raw: str) -> Link | None:
     host = host.lower().removeprefix("www.")
     if not host or "." not in host:
         return None
-    segments = [segment for segment in path.split("/") if segment]
-    clean = f"{scheme}://{host}" + ("/" + "/".join(segments) if segments else "")
+    path = path.rstrip("/")
+    clean = f"{scheme}://{host}" + (f"/{path}" if path else "")  # the path as written: it may hold a URL
     if host in CODE_HOSTS:
-        return _code_link(raw, clean, host, segments)
+        return _code_link(raw, clean, host, [segment for segment in path.split("/") if segment])
     if host.endswith(".github.io"):
         return Link(raw, clean, host, "project")
     if host == "huggingface.co":

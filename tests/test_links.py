@@ -110,5 +110,10 @@ def test_the_host_is_the_first_one_named():
     assert (link.host, link.kind) == ("web.archive.org", "other")
 
 
+def test_a_url_inside_the_path_keeps_its_two_slashes():
+    link = only("archived at https://web.archive.org/web/2020/https://example.com/x/.")
+    assert link.url == "https://web.archive.org/web/2020/https://example.com/x"
+
+
 def test_a_host_without_a_dot_is_no_link():
     assert find_links("served at https://localhost:8000/demo and http://intranet/page") == []
