@@ -66,15 +66,12 @@ def as_stored(text: str | None) -> str:
     return (text or "")[:MAX_LINE_CHARS]
 
 
-STOPPED = '""'  # what an SQL function stopped by the time limit returns (`interruptible`)
-
-
 def is_interrupted(error: sqlite3.Error) -> bool:
     """The error of a query stopped by the time limit (or `Connection.interrupt`)."""
     return isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted"
 
 
-def interruptible(conn: sqlite3.Connection, function: Callable) -> Callable:
+def interruptible(conn: sqlite3.Connection, function: Callable, stopped: str) -> Callable:
     """`function`, an SQL function that runs SQL of its own on `conn`, made to stop with the query.
 
     The time limit may fall while the function's own SQL runs (a spelling
@@ -83,9 +80,10 @@ def interruptible(conn: sqlite3.Connection, function: Callable) -> Callable:
     no explanation, where a query stopped anywhere else is "interrupted" and
     its visitor gets the search page and a sentence (`plugins/search_cut_short.py`).
     So the function interrupts the query that called it, which stops at its
-    next step, and meanwhile returns `STOPPED`: the empty FTS5 phrase, which
-    matches nothing and is no syntax error in a MATCH (where NULL would be one,
-    reported before the interruption).
+    next step, and meanwhile returns `stopped`: a value its callers take
+    without an error of their own (which SQLite would report first), such as
+    the empty FTS5 phrase in a MATCH, where NULL would be a syntax error, or an
+    empty JSON array where `json_each` reads one.
     """
 
     @wraps(function)
@@ -96,7 +94,7 @@ def interruptible(conn: sqlite3.Connection, function: Callable) -> Callable:
             if not is_interrupted(error):
                 raise
             conn.interrupt()
-            return STOPPED
+            return stopped
 
     return stopping_with_the_query
 

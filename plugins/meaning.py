@@ -18,8 +18,8 @@ from loader.meaning import nearest_json, neighbours_json, of_database
 @hookimpl
 def prepare_connection(conn):
     # Both read vectors (and the codes, first on a new version): each stops with the query that calls it.
-    conn.create_function("nearest_papers", 4, interruptible(conn, partial(nearest_json, conn)))
-    conn.create_function("nearest_to_paper", 1, interruptible(conn, partial(neighbours_json, conn)))
+    conn.create_function("nearest_papers", 4, interruptible(conn, partial(nearest_json, conn), "[]"))
+    conn.create_function("nearest_to_paper", 1, interruptible(conn, partial(neighbours_json, conn), "[]"))
 
 
 @hookimpl
