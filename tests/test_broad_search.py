@@ -222,12 +222,12 @@ def weighed_by_bm25(db: Path, q: str) -> str:
 
 
 async def test_tier_zero_weighs_the_terms_that_few_papers_hold_or_else_the_rarest(two_common_words):
-    """BM25 counts every match of each term it weighs; a term in more than 1 paper in 50 is left out
+    """BM25 counts every match of each term it weighs; a term in more than 1 paper in 5 is left out
     of the weighing when a rarer one is there (every paper ranked holds every term anyway)."""
     db = two_common_words
     conn = sqlite3.connect(db)
     count = {w: conn.execute("select count(*) from papers where abstract like ?", [f"% {w} %"]).fetchone()[0] for w in ("alpha", "beta", "gamma")}
-    assert count == {"alpha": 1100, "beta": 1910, "gamma": 3}  # alpha and beta in more than 2% of 3,000
+    assert count == {"alpha": 1100, "beta": 1910, "gamma": 3}  # alpha and beta in more than 20% of 3,000
     assert weighed_by_bm25(db, "alpha beta gamma") == '"gamma"'
     assert weighed_by_bm25(db, "gamma beta") == '"gamma"'
     assert weighed_by_bm25(db, "beta alpha") == '"alpha"'  # both common: the rarer one
