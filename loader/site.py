@@ -46,7 +46,7 @@ from typing import Any
 import yaml
 
 from .health import unusable
-from .limits import limit_sqlite_heap
+from .limits import limit_malloc_arenas, limit_sqlite_heap
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = ROOT / "metadata.yml"
@@ -112,6 +112,7 @@ def serve_pinned(db: Path, listener: socket.socket, *, supervised: bool) -> None
     folder, pinned = pin(db)
     try:
         refuse_unusable(pinned, shown_as=db)
+        limit_malloc_arenas()
         limit_sqlite_heap()
         site = datasette_instance(pinned)
         config = uvicorn.Config(site.app(), log_level="warning", lifespan="on", timeout_graceful_shutdown=30)

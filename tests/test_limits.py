@@ -277,3 +277,38 @@ def test_a_time_limit_that_falls_inside_an_sql_function_stops_the_search_as_inte
     conn.set_progress_handler(None, 1)
     found = conn.execute(sql, params).fetchall()
     assert found and found == connect().execute(sql, params).fetchall()
+
+
+ARENA_CHURN = """
+import ctypes, sys, threading
+from loader.limits import limit_malloc_arenas
+if sys.argv[1] == "limited":
+    limit_malloc_arenas()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+start = threading.Barrier(8)
+def churn():
+    start.wait()
+    for _ in range(20000):
+        libc.free(libc.malloc(4096))
+threads = [threading.Thread(target=churn) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc.malloc_stats()
+"""
+
+
+@pytest.mark.parametrize("setting, most", [("limited", 2), ("as glibc has it", None)])
+def test_a_server_process_keeps_two_malloc_arenas_however_many_threads_allocate(setting: str, most: int | None) -> None:
+    """Eight threads allocating at once: glibc gives the busy ones arenas of their own (and keeps
+    what each frees to itself), unless `limit_malloc_arenas` has run, as a server process does first."""
+    done = subprocess.run([sys.executable, "-c", ARENA_CHURN, setting], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    arenas = len(re.findall(r"^Arena \d+:", done.stderr, flags=re.M))
+    if most is None:
+        assert arenas > 2  # the test would prove nothing if glibc kept to two by itself
+    else:
+        assert 1 <= arenas <= most
