@@ -80,13 +80,11 @@ class Speller:
         sample first: slips that leave letters out or swap them, typists' commonest, and at most one
         changed letter with them. A word two changed letters or an added letter away is more often
         another word spelt right (`lottery` is not `latter`)."""
-        near = process.extract(
-            word,
-            [w for n in range(len(word), len(word) + 3) for w in self.by_length.get(n, ())],
-            scorer=OSA.distance,
-            score_cutoff=2,
-            limit=None,
-        )
+        near = [
+            found
+            for length in range(len(word), len(word) + 3)
+            for found in process.extract(word, self.by_length.get(length, []), scorer=OSA.distance, score_cutoff=2, limit=None)
+        ]
         slips = [w for w, distance, _ in near if distance == 2 and (len(w) > len(word) or sorted(w) == sorted(word))]
         return sorted(slips, key=lambda w: (-self.counts.get(w, 0), w))
 
@@ -193,8 +191,10 @@ class Corrections:
         word one edit away (`_rarer`). Written by none of its stem's first papers (`distilation`, which
         FTS5 stems like `distillation`): the spelling they write, for the suggestion (the search finds
         the same papers); else None (`layerwise`, written `layer-wise`)."""
+        if word in self.speller.counts:  # written by a paper of the sample: no need to read any
+            return self._rarer(word, matches)
         texts = self._texts_of_stem(word)
-        if word in self.speller.counts or any(holds(text, (word,)) for text in texts):
+        if any(holds(text, (word,)) for text in texts):
             return self._rarer(word, matches)
         if is_english(word):
             return None
@@ -301,7 +301,7 @@ def _corrections(corrections: Corrections, text: str) -> dict[str, Correction]:
     in_pairs = {word for typed in found for word in typed.split()}
     for i, word in enumerate(words):
         if word and word not in in_pairs and word not in found:
-            context = every_term(terms[:i] + terms[i + 1 :]) if len(terms) > 1 else ""
+            context = every_term(terms[max(0, i - 1) : i] + terms[i + 1 : i + 2]) if len(terms) > 1 else ""
             correction = corrections.correction(word, context)
             if correction:
                 found[word] = correction
@@ -365,10 +365,11 @@ def _forms_of_one_word(first: str, second: str) -> bool:
     return bool(_bases(first) & _bases(second))
 
 
-def _bases(word: str) -> set[str]:
+@lru_cache(maxsize=4096)  # a typed word is compared with each of its hundreds of edits
+def _bases(word: str) -> frozenset[str]:
     """The word, and the word less each of `ENDINGS` it has (and `-er` as `-e`: `solver`, `solve`)."""
     bases = {word} | {word[: -len(end)] for end in ENDINGS if word.endswith(end)}
-    return bases | {word[:-1]} if word.endswith("er") else bases
+    return frozenset(bases | {word[:-1]} if word.endswith("er") else bases)
 
 
 def is_english(word: str) -> bool:
