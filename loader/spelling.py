@@ -5,8 +5,8 @@ See docs/search.md, section 6, for the rules and what each costs; in short, a ty
 - held nowhere (`Corrections.correction`): the words one edit away that the index holds
   (`neighbours`: every string one edit away looked up inside SQLite), the words people write
   first (the `word_rarity` sample, or the English lexicon); past those, the words people write
-  two edits away (`two_edits`, found with rapidfuzz); the one the query's other words stand with
-  most, and up to `MAX_MEANT` in all searched; or two sample words run together;
+  two edits away (`two_edits`, found with rapidfuzz); the one the words beside it in the query
+  stand with most, and up to `MAX_MEANT` in all searched; or two sample words run together;
 - held by its stem only (`distilation`): the spelling the papers of that stem write (`_stem_held`);
 - written by at most `RARE` papers, in no title, not English, while a word people write one edit
   away is written by `MORE_COMMON` times as many (`seperation`): that word (`_rarer`);
@@ -44,7 +44,7 @@ KNOWN_LIMIT = RARE + 1  # matches counted to tell a known word from a rare one
 SURFACE_CHECK = 20  # first papers of a word's stem: the same for two words when FTS5 stems them alike
 COUNT_LIMIT = 1000  # papers counted for a word one edit away
 SEVERAL = 3  # papers that must write a word meant that neither the sample nor the lexicon holds
-CONTEXT_LIMIT = 100  # papers counted with a word meant and the query's other words
+CONTEXT_LIMIT = 100  # papers counted with a word meant and the words beside it in the query
 WRITTEN_CHECK = 100  # papers of a stem read to find which of its spellings they write
 MAX_MEANT = 4  # words an unknown word may mean, searched together
 TWO_EDITS_LETTERS = 7  # shorter words have too many words two edits away (`models`: `nodes`, `moves`)
@@ -157,7 +157,7 @@ class Corrections:
             return 0
 
     def correction(self, word: str, context: str = "") -> Correction | None:
-        """The correction of one typed word (lower-cased), or None; `context`: the query's other terms
+        """The correction of one typed word (lower-cased), or None; `context`: the terms beside it in the query
         (an FTS5 expression, '' for none), which choose among several words meant."""
         if not MIN_LETTERS <= len(word) <= MAX_LETTERS or not word.isalpha():
             return None
@@ -167,7 +167,7 @@ class Corrections:
         if is_english(word):
             return None
         found = self._words_people_write_near(word)
-        if found:  # the one most papers write with the query's other words; else (or as many) the commonest
+        if found:  # the one most papers write with the words beside it; else (or as many) the commonest
             ranked = sorted(found, key=lambda n: -self._with_context(n[0], context))
             return Correction(word, (ranked[0][0],), tuple(n[0] for n in ranked[1:MAX_MEANT]))
         split = self.speller.split(word)
