@@ -149,12 +149,18 @@ class Corrections:
     def papers_with(self, expression: str, limit: int) -> int:
         """Papers matching an FTS5 expression, counted up to `limit` (a bounded read)."""
         sql = "select count(*) from (select 1 from papers_fts where papers_fts match ? limit ?)"
+        return next(iter(self._rows(sql, [expression, limit])), (0,))[0]
+
+    def _rows(self, sql: str, parameters: list) -> list[tuple]:
+        """The rows of a lookup in the index; none on a database without one (and an empty sample:
+        nothing is corrected). A lookup stopped by the time limit stops the query (`is_interrupted`):
+        no correction is made, and cached, from a count cut short."""
         try:
-            return self.conn.execute(sql, [expression, limit]).fetchone()[0]
-        except sqlite3.OperationalError as error:  # not a papers database (and an empty sample): nothing corrected
-            if is_interrupted(error):  # the query stops (never a correction cached from a count cut short)
+            return self.conn.execute(sql, parameters).fetchall()
+        except sqlite3.OperationalError as error:
+            if is_interrupted(error):
                 raise
-            return 0
+            return []
 
     def correction(self, word: str, context: str = "") -> Correction | None:
         """The correction of one typed word (lower-cased), or None; `context`: the terms beside it in the query
@@ -239,12 +245,7 @@ class Corrections:
 
     def _held(self, word: str) -> list[str]:
         """The strings one edit from `word` that the index matches (by their stems)."""
-        try:
-            return [variant for (variant,) in self.conn.execute(HELD_VARIANTS, [json.dumps(sorted(_one_edit(word)))])]
-        except sqlite3.OperationalError as error:  # not a papers database
-            if is_interrupted(error):
-                raise
-            return []
+        return [variant for (variant,) in self._rows(HELD_VARIANTS, [json.dumps(sorted(_one_edit(word)))])]
 
     def _most_written(self, typed: str, variants: list[str]) -> str:
         """Of words one edit from `typed` that FTS5 stems alike, the one meant: a sample word, an English
