@@ -151,18 +151,8 @@ def any_term(terms: list[Term], expand: Expand | None = None) -> str:
 
 def fts_terms(text: str | None, expand: Expand | None = None, correct: Correct | None = None) -> str:
     """The terms the some-words tier may choose from, as a JSON array of FTS5 expressions (phrases aside)."""
-    return _parts(text, expand, correct, phrases=False)
-
-
-def fts_parts(text: str | None, expand: Expand | None = None, correct: Correct | None = None) -> str:
-    """The terms and phrases `to_fts_query` requires, as a JSON array of FTS5 expressions: tier 0's
-    BM25 weighs the rarer of them (see the `search` query)."""
-    return _parts(text, expand, correct, phrases=True)
-
-
-def _parts(text: str | None, expand: Expand | None, correct: Correct | None, *, phrases: bool) -> str:
     terms = searched(corrected(text, correct), expand)
-    return json.dumps(list(dict.fromkeys(term.fts(expand) for term in terms if phrases or not term.phrase)))
+    return json.dumps(list(dict.fromkeys(term.fts(expand) for term in terms if not term.phrase)))
 
 
 def fts_title(text: str | None, expand: Expand | None = None, correct: Correct | None = None) -> str:

@@ -1,6 +1,6 @@
 """Register the search functions of `loader.search` and `loader.snippets` on every Datasette connection.
 
-`fts_query`, `fts_any`, `fts_parts`, `search_note`, `fts_filters`, `exact_phrases`, `match_boost`, `title_score`,
+`fts_query`, `fts_any`, `search_note`, `fts_filters`, `exact_phrases`, `match_boost`, `title_score`,
 `fts_snippet`, `spelling_suggestion` and `respelled` are what the `search` saved query calls; see
 `loader/search.py`, `loader/snippets.py` and `loader/spelling.py` for what each does and why.
 """
@@ -19,7 +19,6 @@ from loader.search import (
     MATCH_NOTHING,
     exact_phrases,
     filters,
-    fts_parts,
     fts_required,
     fts_terms,
     fts_title,
@@ -58,7 +57,6 @@ def prepare_connection(conn):
     register(conn, "fts_any", 1, partial(to_fts_any, **terms))
     register(conn, "search_note", 1, partial(search_note, expand=expand))
     register(conn, "fts_terms", 1, partial(fts_terms, **terms), stopped="[]")
-    register(conn, "fts_parts", 1, partial(fts_parts, **terms), stopped="[]")
     register(conn, "fts_required", 1, partial(fts_required, expand=expand))
     register(conn, "fts_title", 1, partial(fts_title, **terms))
     register(conn, "fts_filters", 5, filters)

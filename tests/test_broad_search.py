@@ -11,7 +11,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bench.generate import generate
 from loader.build import build
@@ -191,47 +190,3 @@ async def test_a_broad_compound_query_finds_the_titles_that_write_it_with_a_hyph
     assert [row["title"] for row in response.json()[:5]] == titled  # written shortest first
     response = await site.client.get("/papers/search.json", params={"q": "title:semi-supervised", "_shape": "array", "mode": "words"})
     assert sorted(row["title"] for row in response.json()) == sorted(titled)
-
-
-@pytest.fixture(scope="module")
-def two_common_words(tmp_path_factory):
-    """3,000 papers: 1,100 say alpha, 1,910 say beta, 10 say both, and 3 of those 10 also say gamma."""
-    from tests.test_related import write_dump
-
-    folder = tmp_path_factory.mktemp("common")
-    (folder / "dumps").mkdir()
-    words = {i: ("alpha " if i < 1100 else "") + ("beta " if i >= 1090 else "") + ("gamma" if 1090 <= i < 1093 else "") for i in range(3000)}
-    papers = [(f"Survey number {i}", f"A survey of {words[i].strip() or 'delta'} in setting {i}.") for i in range(3000)]
-    write_dump(folder / "dumps" / "a.txt", papers)
-    db = folder / "papers.db"
-    build(db, [folder / "dumps"])
-    return db
-
-
-def weighed_by_bm25(db: Path, q: str) -> str:
-    """The MATCH expression tier 0's BM25 weighs for `q` (the search query up to `every_weighed`)."""
-    from loader.site import METADATA
-    from plugins import search_query
-
-    sql = yaml.safe_load(METADATA.read_text(encoding="utf-8"))["databases"]["papers"]["queries"]["search"]["sql"]
-    head = sql[: sql.index("every_word as (")].rstrip().rstrip(",")
-    conn = sqlite3.connect(db)
-    search_query.prepare_connection(conn)
-    params = {"q": q, "year_from": "", "year_to": "", "has_code": "", "mode": "words"}
-    return conn.execute(head + " select expression from every_weighed", params).fetchone()[0]
-
-
-async def test_tier_zero_weighs_the_terms_that_few_papers_hold_or_else_the_rarest(two_common_words):
-    """BM25 counts every match of each term it weighs; a term in more than 1 paper in 5 is left out
-    of the weighing when a rarer one is there (every paper ranked holds every term anyway)."""
-    db = two_common_words
-    conn = sqlite3.connect(db)
-    count = {w: conn.execute("select count(*) from papers where abstract like ?", [f"% {w} %"]).fetchone()[0] for w in ("alpha", "beta", "gamma")}
-    assert count == {"alpha": 1100, "beta": 1910, "gamma": 3}  # alpha and beta in more than 20% of 3,000
-    assert weighed_by_bm25(db, "alpha beta gamma") == '"gamma"'
-    assert weighed_by_bm25(db, "gamma beta") == '"gamma"'
-    assert weighed_by_bm25(db, "beta alpha") == '"alpha"'  # both common: the rarer one
-    response = await datasette_instance(db).client.get("/papers/search.json", params={"q": "alpha beta", "_shape": "array", "mode": "words"})
-    rows = response.json()
-    assert len(rows) == 10 and {row["matched"] for row in rows} == {0}
-    assert {row["title"] for row in rows} == {f"Survey number {i}" for i in range(1090, 1100)}
