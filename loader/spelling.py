@@ -180,17 +180,29 @@ class Corrections:
         return Correction(word, split) if split else None
 
     def _words_people_write_near(self, word: str) -> list[tuple[str, int]]:
-        """Words of the sample or the lexicon one edit from `word` that papers write, commonest first; else
-        such words two edits away (`reinforcmnet`: not `reinforcment`, which FTS5 stems alike), also when
-        the words one edit away are as rare as a typo (at most `RARE` papers: `mulitmodal`) and one two
-        edits away is not; else the words one edit away that `SEVERAL` papers write."""
+        """The words one edit from `word` that papers write, commonest first: of the sample or the
+        lexicon if there are any, else those `SEVERAL` papers match, where no paper writes one (it only
+        shares a stem: `reinforcment` for `reinforcmnet`) spelt as a word people write two edits away
+        that FTS5 stems alike (`reinforcement`). When there are none, or they are as rare as a typo
+        (at most `RARE` papers: `mulitmodal`), the words people write two edits away, if one is not."""
         one_edit = self.neighbours(word)
-        found = [n for n in one_edit if self.speller.knows(n[0])]
+        found = [n for n in one_edit if self.speller.knows(n[0])] or [n for n in one_edit if n[1] >= SEVERAL]
+        if found and found[0][1] > RARE and all(self.speller.knows(n[0]) for n in found):
+            return found
+        farther = self.two_edits(word)
         if not found or found[0][1] <= RARE:
-            farther = self.two_edits(word)
-            if farther and (not found or farther[0][1] > RARE):
-                found = farther
-        return found or [n for n in one_edit if n[1] >= SEVERAL]
+            return farther if farther and farther[0][1] > RARE else found
+        spelt = {tuple(self._first_papers(near)): near for near, _ in farther}
+        return [(self._as_written(near, spelt), papers) for near, papers in found]
+
+    def _as_written(self, word: str, spelt: dict[tuple, str]) -> str:
+        """`word`, or the spelling in `spelt` (first papers of a stem -> a word people write) of its
+        stem when `word` is no English word (`optimizer` is one, with `optimized` two edits away)
+        and none of the stem's first `WRITTEN_CHECK` papers writes it."""
+        other = spelt.get(tuple(self._first_papers(word)))
+        if other is None or is_english(word) or any(holds(text, (word,)) for text in self._texts_of_stem(word)):
+            return word
+        return other
 
     def _stem_held(self, word: str, matches: int) -> Correction | None:
         """A word whose stem the index holds. Written by a paper: corrected only when far rarer than a

@@ -16,10 +16,10 @@ import yaml
 
 from bench.relevance.evaluate import load_judgements
 from loader.build import build
-from loader.prefixes import of_database
+from loader.prefixes import Prefixes, of_database
 from loader.search import to_fts_any, to_fts_query
 from loader.site import datasette_instance
-from loader.spelling import of_connection
+from loader.spelling import Corrections, Speller, of_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 POINTER_NETWORKS = "Pointer Networks"
@@ -133,6 +133,19 @@ def test_two_slips_in_one_word_are_corrected_when_they_leave_out_or_swap_letters
     # no paper writes `lottery`; `latter` is two slips away, but one of them an added letter: a word spelt right
     assert corrections.suggestion("lottery") is None
     assert corrections.suggestion("ntwrk") is None  # `network` less two letters, but too short to tell
+
+
+def test_an_english_word_one_edit_away_is_meant_even_when_the_sample_lacks_it(papers_db):
+    """On a large database the sample may lack `optimizer`; `optimzer` still means it, not the
+    sample's `optimized` two edits away that FTS5 stems alike (both `optim`). A word one edit away
+    that no paper writes (`reinforcment`) is still spelt as the word two edits away."""
+    conn = sqlite3.connect(papers_db)
+    real = of_database(conn)
+    sample = Prefixes({w: n for w, n in real.counts.items() if not w.startswith("optimizer")}, real.papers, real.papers)
+    corrections = Corrections(conn, Speller(sample))
+    assert "optimized" in sample.counts and "optimizer" not in sample.counts
+    assert corrections.suggestion("optimzer") == "optimizer"
+    assert corrections.suggestion("reinforcmnet") == "reinforcement"
 
 
 def test_words_too_short_or_too_long_to_correct(papers_db):
