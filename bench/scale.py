@@ -683,11 +683,14 @@ def abuse(port: int, search_path: str, seconds: float, *, clients: int = ABUSE_C
     loops stop by themselves at the deadline, and every thread is joined (one still running after
     the deadline and its timeout is counted in `stuck_threads`).
     """
+    from plugins.search_cut_short import MESSAGE as CUT_SHORT  # here: the measured steps never load Datasette
+
     lock = threading.Lock()
     abuse_times: dict[str, list[float]] = {label: [] for label, _ in ABUSE_REQUESTS}
     abuse_statuses: dict[str, Counter[str]] = {label: Counter() for label, _ in ABUSE_REQUESTS}
     search_times: list[float] = []
     search_statuses: Counter[str] = Counter()
+    cut_short = 0  # searches answered with the time limit's sentence (plugins/search_cut_short.py)
     # The first answer of each kind that is not a 200, per request: what a 400 or a 500 said.
     samples: dict[str, dict[str, str]] = {label: {} for label, _ in [*ABUSE_REQUESTS, ("search", search_path)]}
     deadline = time.perf_counter() + seconds
@@ -712,6 +715,7 @@ def abuse(port: int, search_path: str, seconds: float, *, clients: int = ABUSE_C
             conn.close()
 
     def searcher() -> None:
+        nonlocal cut_short
         while time.perf_counter() < deadline:
             conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
             try:
@@ -723,6 +727,8 @@ def abuse(port: int, search_path: str, seconds: float, *, clients: int = ABUSE_C
                 search_times.append(ms)
                 if status != "200":
                     samples["search"].setdefault(status, detail)
+                if status == "400" and CUT_SHORT in detail:
+                    cut_short += 1
 
     pool = [threading.Thread(target=abuser, args=(slot,), daemon=True, name=f"abuser-{slot}") for slot in range(clients)]
     pool.append(threading.Thread(target=searcher, daemon=True, name="searcher"))
@@ -740,6 +746,7 @@ def abuse(port: int, search_path: str, seconds: float, *, clients: int = ABUSE_C
             **_spread(searched),
             "statuses": dict(search_statuses),
             "non_200": sum(n for status, n in search_statuses.items() if status != "200"),
+            "cut_short": cut_short,
             "samples": dict(samples["search"]),
         }
         per_request = {
@@ -1358,7 +1365,8 @@ def _render_abuse(n: int, a: dict | None) -> list[str]:
     lines += [
         "",
         f"Targets under abuse: search p95 under {ABUSE_SEARCH_P95_MS} ms — {_f(p95, 0)} ms "
-        f"({search['non_200']} of {search['requests']:,} searches not 200), met: {'yes' if p95_met else '**no**'}; "
+        f"({search['non_200']} of {search['requests']:,} searches not 200, {search['cut_short']} of them cut short "
+        f"by the time limit), met: {'yes' if p95_met else '**no**'}; "
         f"server resident memory under {ABUSE_SERVER_RSS_MB} MB — peak {_f(rss, 0)} MB (VmHWM after the phase), "
         f"met: {'yes' if rss_met else '**no**'}."
         + (f" **{a['stuck_threads']} client thread(s) still running after the deadline and timeout.**" if a.get("stuck_threads") else ""),
