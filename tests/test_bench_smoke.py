@@ -60,7 +60,7 @@ def test_every_build_phase_has_time_and_memory(results):
     _, r = results
     size = r["sizes"][PAPERS]
     steps = size["steps"]
-    for name in ("ours", "ours_one_dump", "ots_parse", "ots_insert", "ots_fts", "ots", "floor", "incremental"):
+    for name in ("ours", "ours_one_dump", "ots_parse", "ots_insert", "ots_fts", "ots", "floor", "embedding", "incremental"):
         assert number(steps[name]["seconds"]) and steps[name]["seconds"] > 0, name
         assert number(steps[name]["rss_mb"]) and 5 < steps[name]["rss_mb"] < 4000, name
     for name in ("generate", "generate_one_dump"):
@@ -72,6 +72,10 @@ def test_every_build_phase_has_time_and_memory(results):
     phases = steps["floor"]["phases"]
     assert set(phases) == {"parse + insert (2 processes)", "FTS5 rebuild", "FTS5 optimize"}
     assert all(number(seconds) and 0 <= seconds < steps["floor"]["seconds"] for seconds in phases.values())
+    assert PAPERS <= steps["embedding"]["papers"] <= size["entries"]  # each paper once a share, at least once
+    shares = steps["embedding"]["embedding_seconds"]  # a share may get no batch of a small load
+    assert len(shares) == 2 and 0 < max(shares) < steps["embedding"]["seconds"] and min(shares) >= 0
+    assert 0 < steps["ours_without_embedding"]["seconds"] < steps["ours"]["seconds"]
     assert steps["ots_parse"]["records"] == size["entries"]
     assert steps["incremental"]["new_papers"] == 100 and steps["incremental"]["collisions"] == 0
     for ratio in size["ratios"].values():
