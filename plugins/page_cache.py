@@ -13,7 +13,9 @@ sites, or a server that could not pin) may still be reading the old file through
 it opened before, so its cache forgets every answer and keeps no more.
 
 Only what is the same for every visitor is kept: GET requests without cookies or
-credentials (an actor could see other pages), answered 200 without a cookie set. The
+credentials (an actor could see other pages), answered 200 without a cookie set; and only
+a whole answer: a page with a facet cut off by `facet_time_limit_ms` (a busy moment) is
+not kept, nor JSON whose count was cut off, or every later visitor would get it too. The
 answers are held in at most `MAX_BYTES` (bodies, headers and keys counted), the least
 recently used going first, so no query string, however many or however long, grows the
 process past it (the plugin setting `page-cache: max_bytes` changes the bound).
@@ -22,8 +24,10 @@ process past it (the plugin setting `page-cache: max_bytes` changes the bound).
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from typing import NamedTuple
+from urllib.parse import parse_qsl
 from weakref import WeakKeyDictionary
 
 from datasette import hookimpl
@@ -130,8 +134,30 @@ def cache_key(datasette, scope: dict) -> Key | None:
     return (scope["path"], scope.get("query_string", b""), headers.get(b"host", b""), scope.get("scheme", "http"))
 
 
-def storable(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
-    return status == 200 and not any(name.lower() == b"set-cookie" for name, _ in headers)
+# What Datasette's table page shows when a facet ran out of time (its template, table.html).
+FACETS_TIMED_OUT_HTML = b'class="facets-timed-out"'
+
+
+def storable(datasette, scope: dict, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+    """A 200 that sets no cookie and is whole: nothing in it was cut off by a time limit."""
+    if status != 200 or any(name.lower() == b"set-cookie" for name, _ in headers):
+        return False
+    if not scope["path"].endswith(".json"):
+        return FACETS_TIMED_OUT_HTML not in body
+    data = json.loads(body)  # the JSON leaves a facet that timed out out, and a count that did has no value
+    asked = facets_asked(datasette, scope)
+    return asked <= set(data.get("facet_results", {})) and data.get("filtered_table_rows_count") is not None
+
+
+def facets_asked(datasette, scope: dict) -> set[str]:
+    """The columns a table page facets on: the table's default facets and the request's `_facet*`."""
+    args = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    if any(name == "_nofacet" for name, _ in args):
+        return set()
+    table = scope["path"].rsplit("/", 1)[1].removesuffix(".json")
+    defaults = datasette.table_metadata("papers", table).get("facets", [])
+    asked = {facet if isinstance(facet, str) else next(iter(facet.values())) for facet in defaults}
+    return asked | {value for name, value in args if name.startswith("_facet")}
 
 
 class ServeFromMemory:
@@ -164,12 +190,15 @@ class ServeFromMemory:
                 start.update(message)
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-                if not message.get("more_body", False) and storable(start["status"], start.get("headers", [])):
-                    headers = [(bytes(name), bytes(value)) for name, value in start.get("headers", [])]
-                    body = b"".join(chunks)
-                    size = len(body) + sum(len(n) + len(v) for n, v in headers) + sum(len(str(part)) for part in key)
-                    cache.put(key, Answer(start["status"], headers, body, size))
+                if not message.get("more_body", False):
+                    keep_whole(b"".join(chunks))
             await send(message)
+
+        def keep_whole(body: bytes) -> None:
+            headers = [(bytes(name), bytes(value)) for name, value in start.get("headers", [])]
+            if storable(self.datasette, scope, start["status"], headers, body):
+                size = len(body) + sum(len(n) + len(v) for n, v in headers) + sum(len(str(part)) for part in key)
+                cache.put(key, Answer(start["status"], headers, body, size))
 
         await self.app(scope, receive, keep)
 

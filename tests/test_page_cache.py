@@ -143,3 +143,19 @@ async def test_after_a_rebuild_no_answer_of_the_previous_version_is_served(tmp_p
     assert new != old
     assert_facets_count_the_rows(new, db, "papers")
     assert await facet_counts(fresh, "papers") == new and (await report(fresh))["hits"] == 1
+
+
+@pytest.mark.parametrize("page", ["/papers/papers", "/papers/papers.json"])
+async def test_a_page_whose_facets_ran_out_of_time_is_not_kept(papers_db, page):
+    site = datasette_instance(papers_db, facet_time_limit_ms=1)
+    # Every row costs the same hex() of 200 kB: the 50 rows of the page answer, a facet over all 255 rows cannot in 1 ms.
+    slow = {"_where": "length(hex(zeroblob(200000 + id % 2))) > 0"}
+    for _ in range(2):
+        response = await site.client.get(page, params=slow)
+        assert response.status_code == 200
+        if page.endswith(".json"):  # the JSON leaves out the facets that timed out
+            assert set(response.json()["facet_results"]) < set(DEFAULT_FACETS["papers"])
+        else:
+            assert "These facets timed out" in response.text
+    seen = await report(site)
+    assert seen["entries"] == 0 and seen["hits"] == 0
