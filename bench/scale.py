@@ -597,11 +597,16 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+def asked_anew(path: str, tag: object) -> str:
+    """`path` with `_first=<tag>`, a parameter the table pages ignore: a request not asked before."""
+    return f"{path}{'&' if '?' in path else '?'}_first={tag}"
+
+
 def latency(port: int, path: str, count: int, *, timeout: float = 30.0, first: bool = False) -> dict:
     """Sequential requests on one keep-alive connection: p50/p95/p99/max in ms, status codes, last body.
 
-    With `first`, each request adds `_first=<its number>`, a parameter the page ignores: every one
-    is a request the server has not answered before (no answer kept by plugins/page_cache.py)."""
+    With `first`, every request is one the server has not answered before (`asked_anew`: no
+    answer kept by plugins/page_cache.py)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     times: list[float] = []
     statuses: Counter[str] = Counter()
@@ -609,7 +614,7 @@ def latency(port: int, path: str, count: int, *, timeout: float = 30.0, first: b
     for index in range(WARMUPS + count):
         started = time.perf_counter()
         try:
-            conn.request("GET", f"{path}{'&' if '?' in path else '?'}_first={index}" if first else path)
+            conn.request("GET", asked_anew(path, index) if first else path)
             response = conn.getresponse()
             data = response.read()
             status = str(response.status)
@@ -668,25 +673,39 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def load(port: int, path: str, seconds: float, connections: int = LOAD_CONNECTIONS) -> dict:
-    """Closed-loop load for `seconds` over `connections`: wrk when installed, else a threaded client."""
+# wrk's script for `first`: each request adds `_first=<thread>-<number>`, so none is one asked before.
+WRK_EACH_REQUEST_NEW = """
+local threads = 0
+function setup(thread) thread:set("id", threads); threads = threads + 1 end
+local number = 0
+local separator = wrk.path:find("?", 1, true) and "&" or "?"
+function request() number = number + 1; return wrk.format(nil, wrk.path .. separator .. "_first=" .. id .. "-" .. number) end
+"""
+
+
+def load(port: int, path: str, seconds: float, connections: int = LOAD_CONNECTIONS, *, first: bool = False) -> dict:
+    """Closed-loop load for `seconds` over `connections`: wrk when installed, else a threaded client.
+    With `first`, every request is one the server has not answered before (see `latency`)."""
     url = f"http://{HOST}:{port}{path}"
     wrk = shutil.which("wrk")
-    if wrk:
+    if not wrk:
+        return python_load(port, path, seconds, connections, first=first)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_EACH_REQUEST_NEW)
+        script.flush()
         # --timeout: wrk leaves responses slower than its timeout (default 2 s) out of the latency
         # distribution, which would cap p99 at 2 s; they are counted as timeouts either way.
         command = [
             wrk, f"-t{LOAD_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-            f"--timeout={WRK_TIMEOUT}s", "--latency", url,
+            f"--timeout={WRK_TIMEOUT}s", "--latency", *(["-s", script.name] if first else []), url,
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + WRK_TIMEOUT + 60, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            raise BenchError(f"wrk failed ({done.returncode}): {done.stderr[-500:]}")
-        return parse_wrk(done.stdout)
-    return python_load(port, path, seconds, connections)
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}): {done.stderr[-500:]}")
+    return parse_wrk(done.stdout)
 
 
-def python_load(port: int, path: str, seconds: float, threads: int = LOAD_CONNECTIONS) -> dict:
+def python_load(port: int, path: str, seconds: float, threads: int = LOAD_CONNECTIONS, *, first: bool = False) -> dict:
     """The fallback load generator: `threads` keep-alive clients for `seconds`, bounded."""
     deadline = time.perf_counter() + seconds
     times: list[list[float]] = [[] for _ in range(threads)]
@@ -698,7 +717,7 @@ def python_load(port: int, path: str, seconds: float, threads: int = LOAD_CONNEC
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
-                conn.request("GET", path)
+                conn.request("GET", asked_anew(path, f"{slot}-{len(times[slot]) + errors[slot]}") if first else path)
                 response = conn.getresponse()
                 response.read()
                 bad[slot] += not 200 <= response.status < 400
@@ -1052,7 +1071,11 @@ def run_size(
         ("feed: new in the latest listing", "/papers/new_in_latest.atom", "", ""),
     ]
     search_url = f"/papers/search.json?q={quote(picked['queries']['mid word (load)'][0])}&_shape=array"
-    load_targets = [("search (mid word)", search_url), ("table page", "/papers/papers")]
+    load_targets = [
+        ("search (mid word)", search_url, False),
+        ("table page", "/papers/papers", False),
+        ("table page, each request new", "/papers/papers", True),
+    ]
     result["http"], result["load"], result["scale_out"] = {}, {}, {}
     result["servers"] = []
     with datasette(db, free_port(), logs, "datasette") as server:
@@ -1080,8 +1103,8 @@ def run_size(
             result["http"][WHOLE_DASHBOARD] = measured = dashboard_latency(port, requests)
             log(f"    {WHOLE_DASHBOARD}: p50 {measured['p50_ms']:.1f} ms, p95 {measured['p95_ms']:.1f} ms, {measured['statuses']}")
         with phase("load: one process"):
-            for name, path in load_targets:
-                result["load"][name] = _load_or_error(port, path, load_seconds)
+            for name, path, first in load_targets:
+                result["load"][name] = _load_or_error(port, path, load_seconds, first)
                 log(f"    {name}: {result['load'][name].get('rps', result['load'][name].get('error'))} req/s")
         result["server_peak_rss_mb"] = peak_rss_mb(server.pid)
         if abuse_seconds > 0:
@@ -1109,8 +1132,8 @@ def run_size(
                     front = free_port()
                     proxy = stack.enter_context(nginx(ports, front, folder / "nginx"))
                     result["servers"].append(proxy.pid)
-                    for name, path in load_targets:
-                        through = _load_or_error(front, path, load_seconds)
+                    for name, path, first in load_targets:
+                        through = _load_or_error(front, path, load_seconds, first)
                         direct = result["load"][name].get("rps")
                         gain = through["rps"] / direct if direct and "rps" in through else None
                         result["scale_out"][name] = {**through, "gain": gain}
@@ -1131,9 +1154,9 @@ def _scalar(db: Path, sql: str, params: list | None = None):
         conn.close()
 
 
-def _load_or_error(port: int, path: str, seconds: float) -> dict:
+def _load_or_error(port: int, path: str, seconds: float, first: bool = False) -> dict:
     try:
-        return load(port, path, seconds)
+        return load(port, path, seconds, first=first)
     except (BenchError, subprocess.TimeoutExpired) as error:
         return {"error": str(error).splitlines()[0]}
 
