@@ -25,6 +25,7 @@ process past it (the plugin setting `page-cache: max_bytes` changes the bound).
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 from typing import NamedTuple
 from urllib.parse import parse_qsl
@@ -134,7 +135,9 @@ def cache_key(datasette, scope: dict) -> Key | None:
     return (scope["path"], scope.get("query_string", b""), headers.get(b"host", b""), scope.get("scheme", "http"))
 
 
-# What Datasette's table page shows when a facet ran out of time (its template, table.html).
+# The parameters that ask a table page for a facet, and what its HTML shows when one ran out of
+# time (Datasette's template, table.html).
+FACET_PARAMETERS = frozenset({"_facet", "_facet_array", "_facet_date"})
 FACETS_TIMED_OUT_HTML = b'class="facets-timed-out"'
 
 
@@ -154,10 +157,10 @@ def facets_asked(datasette, scope: dict) -> set[str]:
     args = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     if any(name == "_nofacet" for name, _ in args):
         return set()
-    table = scope["path"].rsplit("/", 1)[1].removesuffix(".json")
-    defaults = datasette.table_metadata("papers", table).get("facets", [])
+    _, database, table = scope["path"].removesuffix(".json").split("/")
+    defaults = datasette.table_metadata(database, table).get("facets", [])
     asked = {facet if isinstance(facet, str) else next(iter(facet.values())) for facet in defaults}
-    return asked | {value for name, value in args if name.startswith("_facet")}
+    return asked | {value for name, value in args if name in FACET_PARAMETERS}
 
 
 class ServeFromMemory:
@@ -214,4 +217,4 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/page-cache\.json$", report)]
+    return [(rf"^{re.escape(REPORT_PATH)}$", report)]
