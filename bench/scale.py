@@ -276,14 +276,20 @@ def add_dump(db: Path, dumps: list[Path], target: Path, seed: int, folder: Path,
 
 def parsed_papers(folder: str) -> Iterator[tuple[int, str, str]]:
     """(id, title, abstract) of every entry of every dump, repeats included, in file order."""
-    from loader.records import paper_id
-    from loader.parser import decode_lines, parse_dump
-
     for path in sorted(Path(folder).rglob("*.txt")):
-        with open(path, "rb") as stream:
-            _, entries = parse_dump(decode_lines(stream, str(path)), str(path))
-            for entry in entries:
-                yield paper_id(entry.title), entry.title, entry.abstract
+        yield from papers_of_dump(str(path))
+
+
+def papers_of_dump(path: str) -> Iterator[tuple[int, str, str]]:
+    """(id, title, abstract) of every entry of one dump, with the real parser; the id is the build's,
+    a hash of the normalised title."""
+    from loader.parser import decode_lines, parse_dump
+    from loader.records import paper_id
+
+    with open(path, "rb") as stream:
+        _, entries = parse_dump(decode_lines(stream, path), path)
+        for entry in entries:
+            yield paper_id(entry.title), entry.title, entry.abstract
 
 
 def write_jsonl(folder: str, target: str) -> int:
@@ -368,13 +374,9 @@ def _embed_share(dumps: list[tuple[Path, str]], share: tuple[int, int]) -> tuple
 
 def _floor_rows(path: str) -> list[tuple[int, str, str, str]]:
     """One dump's papers for the floor: (id, title, abstract, search terms), in file order."""
-    from loader.parser import decode_lines, parse_dump
-    from loader.records import paper_id
     from loader.text import search_terms
 
-    with open(path, "rb") as stream:
-        _, entries = parse_dump(decode_lines(stream, path), path)
-        return [(paper_id(e.title), e.title, e.abstract, search_terms(e.title, e.abstract)) for e in entries]
+    return [(pid, title, abstract, search_terms(title, abstract)) for pid, title, abstract in papers_of_dump(path)]
 
 
 # ----------------------------------------------------------------------------- query words from the data
