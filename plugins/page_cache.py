@@ -147,9 +147,15 @@ def storable(datasette, scope: dict, status: int, headers: list[tuple[bytes, byt
         return False
     if not scope["path"].endswith(".json"):
         return FACETS_TIMED_OUT_HTML not in body
-    data = json.loads(body)  # the JSON leaves a facet that timed out out, and a count that did has no value
+    try:
+        data = json.loads(body)
+    except ValueError:  # one row a line (`_nl`): rows only
+        return True
+    if not isinstance(data, dict) or "facet_results" not in data:  # a shape of rows only (`_shape=array`...)
+        return True
+    # The JSON leaves a facet that timed out out, and a count that did has no value.
     asked = facets_asked(datasette, scope)
-    return asked <= set(data.get("facet_results", {})) and data.get("filtered_table_rows_count") is not None
+    return asked <= set(data["facet_results"]) and data.get("filtered_table_rows_count") is not None
 
 
 def facets_asked(datasette, scope: dict) -> set[str]:

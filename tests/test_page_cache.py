@@ -159,3 +159,17 @@ async def test_a_page_whose_facets_ran_out_of_time_is_not_kept(papers_db, page):
             assert "These facets timed out" in response.text
     seen = await report(site)
     assert seen["entries"] == 0 and seen["hits"] == 0
+
+
+@pytest.mark.parametrize("shape", [{"_shape": "array"}, {"_shape": "array", "_nl": "on"}, {"_shape": "arrays"}, {"_shape": "object"}, {"_shape": "objects"}])
+async def test_every_json_shape_is_answered_and_then_answered_from_memory(papers_db, shape):
+    site = datasette_instance(papers_db)
+    first = await site.client.get("/papers/repos.json", params={**shape, "_size": "3"})
+    again = await site.client.get("/papers/repos.json", params={**shape, "_size": "3"})
+    assert first.status_code == again.status_code == 200 and again.content == first.content
+    if "_nl" in shape:  # one row a line
+        rows = first.text.splitlines()
+    else:
+        rows = first.json() if shape["_shape"] in ("array", "object") else first.json()["rows"]
+    assert len(rows) == 3
+    assert (await report(site))["hits"] == 1
