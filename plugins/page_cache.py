@@ -13,7 +13,8 @@ sites, or a server that could not pin) may still be reading the old file through
 it opened before, so its cache forgets every answer and keeps no more.
 
 Only what is the same for every visitor is kept: GET requests without cookies or
-credentials (an actor could see other pages), answered 200 without a cookie set; and only
+credentials (an actor could see other pages; Datasette's answers say `Vary: Cookie,
+Authorization`), answered 200 without a cookie set; and only
 a whole answer: a page with a facet cut off by `facet_time_limit_ms` (a busy moment) is
 not kept, nor JSON whose count was cut off, or every later visitor would get it too. The
 answers are held in at most `MAX_BYTES` (bodies, headers and keys counted), the least
