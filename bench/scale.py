@@ -15,15 +15,18 @@ For every size N, in one run:
 3. off-the-shelf: the parsed papers {id, title, abstract} written as newline-delimited JSON
    (with loader.parser; timed, it stands in for parsing), `sqlite-utils insert --nl --pk id
    --replace`, `sqlite-utils enable-fts papers title abstract`;
-4. floor: stdlib sqlite3, parse + one transaction of executemany into papers(id, title, abstract),
-   an external-content FTS5 table and one 'rebuild';
+4. floor (`floor_build`): two processes parse the dumps and make the extra indexed text
+   (`search_terms`), one inserts them (one transaction of executemany, id by normalised title)
+   and builds a stemmed external-content FTS5 index with one 'rebuild' and one 'optimize',
+   timing each of its phases;
 5. incremental: 100 new papers (seed N+1, a file name that sorts last) added with
    `papers-db build --db X <all dumps>` to the database built in 2, then 100 more (seed N+2):
    the first copies the database, the second starts from the generation the first replaced;
 6. HTTP: the real server (`loader.site.serve_command`) on a free loopback port; p50/p95 of
    sequential requests for the `search` saved query by query class (words picked from the
    generated data, and the broadest a visitor can type: `a*`, `tr*`, a prefix on every word,
-   stop words only), the papers table page (HTML and JSON, default facets) and a row page; the
+   stop words only), the table pages of papers, repos and appearances (HTML and JSON, default
+   facets; each request new, and the same request repeated) and a row page; the
    Trends dashboard's page, each chart's data (no filter, and the years 2024-2025) and the whole
    dashboard as a browser fetches it (the page, then its charts' data over 6 connections); the
    Atom feeds (newest papers, a common and a rare word, the latest listing's new papers);
@@ -90,6 +93,15 @@ WARMUPS = 3
 SAMPLE = 20_000  # papers read to pick the query words
 LOAD_THREADS, LOAD_CONNECTIONS = 2, 10
 WRK_TIMEOUT = 30  # seconds
+# The table pages with their default facets, HTML and JSON: each asked anew every time (first), and
+# the same request again (repeated: plugins/page_cache.py answers it from memory).
+FIRST, REPEATED = "first", "repeated"
+TABLE_PAGES = [
+    (f"table {table} {kind}, {when}", f"/papers/{table}{suffix}", "", "")
+    for table in ("papers", "repos", "appearances")
+    for kind, suffix in (("HTML", ""), ("JSON", ".json?_size=10"))
+    for when in (FIRST, REPEATED)
+]
 # Searches typed as they are, not picked from the data: the broadest a visitor can ask for.
 FIXED_SEARCHES = [
     ("one-letter prefix", "a*", "every word that starts with a"),
@@ -264,14 +276,20 @@ def add_dump(db: Path, dumps: list[Path], target: Path, seed: int, folder: Path,
 
 def parsed_papers(folder: str) -> Iterator[tuple[int, str, str]]:
     """(id, title, abstract) of every entry of every dump, repeats included, in file order."""
-    from loader.records import paper_id
-    from loader.parser import decode_lines, parse_dump
-
     for path in sorted(Path(folder).rglob("*.txt")):
-        with open(path, "rb") as stream:
-            _, entries = parse_dump(decode_lines(stream, str(path)), str(path))
-            for entry in entries:
-                yield paper_id(entry.title), entry.title, entry.abstract
+        yield from papers_of_dump(str(path))
+
+
+def papers_of_dump(path: str) -> Iterator[tuple[int, str, str]]:
+    """(id, title, abstract) of every entry of one dump, with the real parser; the id is the build's,
+    a hash of the normalised title."""
+    from loader.parser import decode_lines, parse_dump
+    from loader.records import paper_id
+
+    with open(path, "rb") as stream:
+        _, entries = parse_dump(decode_lines(stream, path), path)
+        for entry in entries:
+            yield paper_id(entry.title), entry.title, entry.abstract
 
 
 def write_jsonl(folder: str, target: str) -> int:
@@ -284,18 +302,81 @@ def write_jsonl(folder: str, target: str) -> int:
     return count
 
 
-def floor_build(folder: str, target: str) -> int:
-    """The floor: parse, one transaction of executemany, an external-content FTS5 index, one rebuild."""
+def floor_build(folder: str, target: str) -> dict:
+    """The floor: the fastest simple loader of the same papers and indexed text, on both cores.
+
+    Two processes parse the dumps (the real parser) and make each paper's extra indexed text
+    (`loader.text.search_terms`, what the build indexes besides title and abstract); this one
+    inserts them as they come, the last listing of a paper winning (its id is a hash of the
+    normalised title), in one transaction of executemany, then builds a stemmed
+    external-content FTS5 index with the build's settings: one 'rebuild', one 'optimize'.
+    Returns the papers and the seconds of each phase."""
+    from multiprocessing import get_context
+
+    from loader.schema import FTS_HASHSIZE, FTS_TOKENIZE
+
     Path(target).unlink(missing_ok=True)
-    conn = sqlite3.connect(target)
-    with conn:
-        conn.execute("create table papers (id integer primary key, title text, abstract text)")
-        conn.executemany("insert or replace into papers (id, title, abstract) values (?, ?, ?)", parsed_papers(folder))
-        conn.execute("create virtual table fts using fts5(title, abstract, content=papers, content_rowid=id)")
-        conn.execute("insert into fts(fts) values('rebuild')")
+    conn = sqlite3.connect(target, isolation_level=None)
+    for pragma in ("journal_mode = off", "synchronous = off", "cache_size = -131072"):
+        conn.execute(f"pragma {pragma}")
+    conn.execute("create table papers (id integer primary key, title text, abstract text, search_terms text)")
+    phases, started = {}, time.perf_counter()
+    with get_context("fork").Pool(2) as parsers:
+        conn.execute("begin")
+        for rows in parsers.imap(_floor_rows, sorted(map(str, Path(folder).rglob("*.txt")))):
+            conn.executemany("insert or replace into papers values (?, ?, ?, ?)", rows)
+        conn.execute("commit")
+    phases["parse + insert (2 processes)"] = time.perf_counter() - started
+    conn.execute(
+        "create virtual table fts using fts5(title, abstract, search_terms, content=papers, content_rowid=id,"
+        f" tokenize='{FTS_TOKENIZE}')"
+    )
+    for option, value in (("hashsize", FTS_HASHSIZE), ("automerge", 0), ("crisismerge", 64)):
+        conn.execute("insert into fts(fts, rank) values (?, ?)", (option, value))
+    for command in ("rebuild", "optimize"):
+        started = time.perf_counter()
+        conn.execute(f"insert into fts(fts) values('{command}')")
+        phases[f"FTS5 {command}"] = time.perf_counter() - started
     count = conn.execute("select count(*) from papers").fetchone()[0]
     conn.close()
-    return count
+    return {"papers": count, "phases": phases}
+
+
+def embedding_phase(folder: str) -> dict:
+    """The build's embedding on its own: the build's two parser shares of the dumps
+    (`loader.records.rows_of_dumps`), each embedding its papers once as the build's parsers do,
+    with the seconds each share spent embedding. The build runs both at once, so the larger is
+    about what embedding adds to its time."""
+    from multiprocessing import get_context
+
+    dumps = [(path, path.name) for path in sorted(Path(folder).rglob("*.txt"))]
+    with get_context("fork").Pool(2) as shares:
+        per_share = shares.starmap(_embed_share, [(dumps, (k, 2)) for k in range(2)])
+    return {"embedding_seconds": [embedding for embedding, _ in per_share], "papers": sum(papers for _, papers in per_share)}
+
+
+def _embed_share(dumps: list[tuple[Path, str]], share: tuple[int, int]) -> tuple[float, int]:
+    """Seconds spent embedding, and papers embedded, by one parser share of the build."""
+    from loader.records import Rows, rows_of_dumps
+    from loader.vectors import vectors_of
+
+    embedded: set[int] = set()
+    seconds = 0.0
+    for _, part in rows_of_dumps(dumps, share):
+        if isinstance(part, Rows):
+            wanted = [paper for paper in part.papers if paper[0] not in embedded]
+            started = time.perf_counter()
+            vectors_of(wanted)
+            seconds += time.perf_counter() - started
+            embedded.update(paper[0] for paper in wanted)
+    return seconds, len(embedded)
+
+
+def _floor_rows(path: str) -> list[tuple[int, str, str, str]]:
+    """One dump's papers for the floor: (id, title, abstract, search terms), in file order."""
+    from loader.text import search_terms
+
+    return [(pid, title, abstract, search_terms(title, abstract)) for pid, title, abstract in papers_of_dump(path)]
 
 
 # ----------------------------------------------------------------------------- query words from the data
@@ -518,8 +599,16 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def latency(port: int, path: str, count: int, *, timeout: float = 30.0) -> dict:
-    """Sequential requests on one keep-alive connection: p50/p95/max in ms, status codes, last body."""
+def asked_anew(path: str, tag: object) -> str:
+    """`path` with `_first=<tag>`, a parameter the table pages ignore: a request not asked before."""
+    return f"{path}{'&' if '?' in path else '?'}_first={tag}"
+
+
+def latency(port: int, path: str, count: int, *, timeout: float = 30.0, first: bool = False) -> dict:
+    """Sequential requests on one keep-alive connection: p50/p95/p99/max in ms, status codes, last body.
+
+    With `first`, every request is one the server has not answered before (`asked_anew`: no
+    answer kept by plugins/page_cache.py)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     times: list[float] = []
     statuses: Counter[str] = Counter()
@@ -527,7 +616,7 @@ def latency(port: int, path: str, count: int, *, timeout: float = 30.0) -> dict:
     for index in range(WARMUPS + count):
         started = time.perf_counter()
         try:
-            conn.request("GET", path)
+            conn.request("GET", asked_anew(path, index) if first else path)
             response = conn.getresponse()
             data = response.read()
             status = str(response.status)
@@ -550,6 +639,7 @@ def timings(times: list[float], statuses: Counter[str], count: int) -> dict:
     return {
         "p50_ms": percentile(times, 0.5),
         "p95_ms": percentile(times, 0.95),
+        "p99_ms": percentile(times, 0.99),
         "max_ms": max(times),
         "requests": count,
         "statuses": dict(statuses),
@@ -585,25 +675,39 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def load(port: int, path: str, seconds: float, connections: int = LOAD_CONNECTIONS) -> dict:
-    """Closed-loop load for `seconds` over `connections`: wrk when installed, else a threaded client."""
+# wrk's script for `first`: each request adds `_first=<thread>-<number>`, so none is one asked before.
+WRK_EACH_REQUEST_NEW = """
+local threads = 0
+function setup(thread) thread:set("id", threads); threads = threads + 1 end
+local number = 0
+local separator = wrk.path:find("?", 1, true) and "&" or "?"
+function request() number = number + 1; return wrk.format(nil, wrk.path .. separator .. "_first=" .. id .. "-" .. number) end
+"""
+
+
+def load(port: int, path: str, seconds: float, connections: int = LOAD_CONNECTIONS, *, first: bool = False) -> dict:
+    """Closed-loop load for `seconds` over `connections`: wrk when installed, else a threaded client.
+    With `first`, every request is one the server has not answered before (see `latency`)."""
     url = f"http://{HOST}:{port}{path}"
     wrk = shutil.which("wrk")
-    if wrk:
+    if not wrk:
+        return python_load(port, path, seconds, connections, first=first)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_EACH_REQUEST_NEW)
+        script.flush()
         # --timeout: wrk leaves responses slower than its timeout (default 2 s) out of the latency
         # distribution, which would cap p99 at 2 s; they are counted as timeouts either way.
         command = [
             wrk, f"-t{LOAD_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-            f"--timeout={WRK_TIMEOUT}s", "--latency", url,
+            f"--timeout={WRK_TIMEOUT}s", "--latency", *(["-s", script.name] if first else []), url,
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + WRK_TIMEOUT + 60, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            raise BenchError(f"wrk failed ({done.returncode}): {done.stderr[-500:]}")
-        return parse_wrk(done.stdout)
-    return python_load(port, path, seconds, connections)
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}): {done.stderr[-500:]}")
+    return parse_wrk(done.stdout)
 
 
-def python_load(port: int, path: str, seconds: float, threads: int = LOAD_CONNECTIONS) -> dict:
+def python_load(port: int, path: str, seconds: float, threads: int = LOAD_CONNECTIONS, *, first: bool = False) -> dict:
     """The fallback load generator: `threads` keep-alive clients for `seconds`, bounded."""
     deadline = time.perf_counter() + seconds
     times: list[list[float]] = [[] for _ in range(threads)]
@@ -615,7 +719,7 @@ def python_load(port: int, path: str, seconds: float, threads: int = LOAD_CONNEC
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
-                conn.request("GET", path)
+                conn.request("GET", asked_anew(path, f"{slot}-{len(times[slot]) + errors[slot]}") if first else path)
                 response = conn.getresponse()
                 response.read()
                 bad[slot] += not 200 <= response.status < 400
@@ -923,12 +1027,18 @@ def run_size(
     with phase("floor: sqlite3 + FTS5"):
         floor_db = folder / "floor.db"
         step = measure(call("floor_build", many, floor_db), cwd=folder, timeout=timeout)
-        steps["floor"] = {**_step(step), "db_mb": _mb(floor_db), "papers": step["result"]}
+        steps["floor"] = {**_step(step), "db_mb": _mb(floor_db), **step["result"]}
         floor_db.unlink()
+
+    with phase("embedding, on its own"):
+        step = measure(call("embedding_phase", many), cwd=folder, timeout=timeout)
+        steps["embedding"] = {**_step(step), **step["result"]}
+        steps["ours_without_embedding"] = {"seconds": steps["ours"]["seconds"] - max(step["result"]["embedding_seconds"])}
 
     ours = steps["ours"]
     result["ratios"] = {
         "ours_over_floor": ours["seconds"] / steps["floor"]["seconds"],
+        "ours_without_embedding_over_floor": steps["ours_without_embedding"]["seconds"] / steps["floor"]["seconds"],
         "ours_over_ots": ours["seconds"] / steps["ots"]["seconds"],
         "rss_ours_over_floor": ours["rss_mb"] / steps["floor"]["rss_mb"],
         "rss_ours_over_ots": ours["rss_mb"] / steps["ots"]["rss_mb"],
@@ -958,8 +1068,7 @@ def run_size(
             picked["filtered"][2],
         ),
         *((f"search: {kind}", f"/papers/search.json?q={quote(q)}&_shape=array", q, note) for kind, q, note in FIXED_SEARCHES),
-        ("table page (HTML, default facets)", "/papers/papers", "", ""),
-        ("table JSON (default facets)", "/papers/papers.json?_size=10", "", ""),
+        *TABLE_PAGES,
         ("row page (HTML)", f"/papers/papers/{picked['row_id']}", "", ""),
         *dashboard_cases(),
         ("feed: newest papers", "/papers/new_papers.atom", "", ""),
@@ -971,7 +1080,11 @@ def run_size(
         ("feed: new in the latest listing", "/papers/new_in_latest.atom", "", ""),
     ]
     search_url = f"/papers/search.json?q={quote(picked['queries']['mid word (load)'][0])}&_shape=array"
-    load_targets = [("search (mid word)", search_url), ("table page", "/papers/papers")]
+    load_targets = [
+        ("search (mid word)", search_url, False),
+        ("table page", "/papers/papers", False),
+        ("table page, each request new", "/papers/papers", True),
+    ]
     result["http"], result["load"], result["scale_out"] = {}, {}, {}
     result["servers"] = []
     with datasette(db, free_port(), logs, "datasette") as server:
@@ -979,7 +1092,7 @@ def run_size(
         result["servers"].append(server.pid)
         with phase("http latency"):
             for name, path, q, note in http_cases:
-                measured = latency(port, path, requests)
+                measured = latency(port, path, requests, first=name.endswith(FIRST))
                 body = measured.pop("_body")
                 measured.pop("_headers")
                 measured.update(path=path, q=q, note=note)
@@ -999,8 +1112,8 @@ def run_size(
             result["http"][WHOLE_DASHBOARD] = measured = dashboard_latency(port, requests)
             log(f"    {WHOLE_DASHBOARD}: p50 {measured['p50_ms']:.1f} ms, p95 {measured['p95_ms']:.1f} ms, {measured['statuses']}")
         with phase("load: one process"):
-            for name, path in load_targets:
-                result["load"][name] = _load_or_error(port, path, load_seconds)
+            for name, path, first in load_targets:
+                result["load"][name] = _load_or_error(port, path, load_seconds, first)
                 log(f"    {name}: {result['load'][name].get('rps', result['load'][name].get('error'))} req/s")
         result["server_peak_rss_mb"] = peak_rss_mb(server.pid)
         if abuse_seconds > 0:
@@ -1028,8 +1141,8 @@ def run_size(
                     front = free_port()
                     proxy = stack.enter_context(nginx(ports, front, folder / "nginx"))
                     result["servers"].append(proxy.pid)
-                    for name, path in load_targets:
-                        through = _load_or_error(front, path, load_seconds)
+                    for name, path, first in load_targets:
+                        through = _load_or_error(front, path, load_seconds, first)
                         direct = result["load"][name].get("rps")
                         gain = through["rps"] / direct if direct and "rps" in through else None
                         result["scale_out"][name] = {**through, "gain": gain}
@@ -1050,9 +1163,9 @@ def _scalar(db: Path, sql: str, params: list | None = None):
         conn.close()
 
 
-def _load_or_error(port: int, path: str, seconds: float) -> dict:
+def _load_or_error(port: int, path: str, seconds: float, first: bool = False) -> dict:
     try:
-        return load(port, path, seconds)
+        return load(port, path, seconds, first=first)
     except (BenchError, subprocess.TimeoutExpired) as error:
         return {"error": str(error).splitlines()[0]}
 
@@ -1124,10 +1237,14 @@ def render(results: dict) -> str:
         "50 ms, whichever is larger. The synthetic data",
         "comes from `bench.generate` (seed 0, one dump per 1,000 papers, about 20% of entries repeat",
         "an earlier paper). Off-the-shelf: the parsed papers written as JSON lines, `sqlite-utils insert",
-        "--nl --pk id --replace`, `sqlite-utils enable-fts papers title abstract`. Floor: stdlib sqlite3,",
-        "parse + one transaction of `executemany` + an external-content FTS5 table and one `rebuild`.",
-        "Both baselines load (id, title, abstract) only; ours also writes links, repositories,",
-        "appearances, capture years, derived columns, a stemmed index with joined compounds and the",
+        "--nl --pk id --replace`, `sqlite-utils enable-fts papers title abstract`. Floor (`floor_build`):",
+        "two processes parse the dumps and make each paper's joined compounds (`search_terms`), one",
+        "inserts them in one transaction of `executemany`, then a stemmed external-content FTS5 index",
+        "over title, abstract and compounds (the build's tokenizer and merge settings), one `rebuild`",
+        "and one `optimize`; its phases are in the notes. Off-the-shelf loads (id, title, abstract) only;",
+        "the floor indexes the same text as ours but for the two filter tokens a paper (`py2024 hascode`);",
+        "ours also writes links, repositories, appearances, capture years, derived columns, each",
+        "paper's vector (search by meaning), summary tables and the",
         "word rarities related papers are chosen from (`--check`, which adds SQLite's and FTS5's",
         "integrity checks, is not used). Incremental: 100 new papers added with every dump given, as",
         "`make build` does, twice: the first addition copies the database, the next starts from the",
@@ -1136,7 +1253,7 @@ def render(results: dict) -> str:
     ]
     for n, r in sorted(results["sizes"].items()):
         if "error" in r:
-            done = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r.get("phase_seconds", {}).items())
+            done = _phases(r.get("phase_seconds", {}))
             lines += [f"## {n:,} papers", "", f"**Failed**: {r['error'].splitlines()[0]}", "", f"Phases run: {done}.", ""]
         else:
             lines += _render_size(n, r)
@@ -1194,18 +1311,31 @@ def _targets(n: int, r: dict) -> list[str]:
     """The issue's targets (set for 1M papers), checked at the largest size measured."""
     s, http = r["steps"], r["http"]
     search_p95 = {k: v["p95_ms"] for k, v in http.items() if k.startswith("search")}
-    table_p95 = max(v["p95_ms"] for k, v in http.items() if k.startswith("table"))
+    first_p95 = max(v["p95_ms"] for k, v in http.items() if k.startswith("table") and k.endswith(FIRST))
+    repeated_p95 = max(v["p95_ms"] for k, v in http.items() if k.startswith("table") and k.endswith(REPEATED))
+    gains = {name: v.get("gain") for name, v in r["scale_out"].items() if isinstance(v, dict)}
     chart_p95 = max(v["p95_ms"] for k, v in http.items() if k.startswith("dashboard chart"))
     errors = sum(v.get("non_2xx", 0) or 0 for v in list(r["load"].values()) + list(r["scale_out"].values()) if isinstance(v, dict))
     errors += sum(v["non_200"] for v in http.values())
     peak_rss = max(s[key]["rss_mb"] for key in ("ours", "ours_one_dump") if key in s)
     checks = [
         ("build within 1.5× the floor", f"{r['ratios']['ours_over_floor']:.2f}×", r["ratios"]["ours_over_floor"] <= 1.5),
+        (
+            "build without embedding (estimated) within 1.5× the floor",
+            f"{r['ratios']['ours_without_embedding_over_floor']:.2f}×",
+            r["ratios"]["ours_without_embedding_over_floor"] <= 1.5,
+        ),
         ("build faster than off-the-shelf", f"{r['ratios']['ours_over_ots']:.2f}×", r["ratios"]["ours_over_ots"] < 1),
         ("peak memory under 500 MB, one dump or many", f"{peak_rss:.0f} MB", peak_rss < 500),
         ("incremental +100 papers under 2 s", f"{s['incremental']['seconds']:.1f} s", s["incremental"]["seconds"] < 2),
         ("search p95 under 50 ms, every class", f"worst {max(search_p95.values()):.0f} ms", max(search_p95.values()) < 50),
-        ("table page with facets p95 under 500 ms", f"{table_p95:.0f} ms", table_p95 < 500),
+        ("table pages with default facets p95 under 200 ms (first request)", f"worst {first_p95:.0f} ms", first_p95 < 200),
+        ("table pages with default facets p95 under 50 ms (repeated request)", f"worst {repeated_p95:.0f} ms", repeated_p95 < 50),
+        (
+            "nginx → 2 processes at least 2× one process (search and table page)",
+            ", ".join(f"{name} {_f(gain, 2)}×" for name, gain in gains.items()) or "not run",
+            bool(gains) and all(gain is not None and gain >= 2 for gain in gains.values()),
+        ),
         ("every dashboard chart's data p95 under 300 ms", f"worst {chart_p95:.0f} ms", chart_p95 < 300),
         ("no request errors", f"{errors}", errors == 0),
     ]
@@ -1243,13 +1373,20 @@ def _render_size(n: int, r: dict) -> list[str]:
         f"| off-the-shelf: `sqlite-utils insert` | {_f(s['ots_insert']['seconds'])} | {_f(s['ots_insert']['rss_mb'], 0)} | | |",
         f"| off-the-shelf: `sqlite-utils enable-fts` | {_f(s['ots_fts']['seconds'])} | {_f(s['ots_fts']['rss_mb'], 0)} | | |",
         f"| **off-the-shelf total** | **{_f(s['ots']['seconds'])}** | {_f(s['ots']['rss_mb'], 0)} | {_f(s['ots']['db_mb'])} | |",
-        f"| **floor**: sqlite3 + FTS5 rebuild, parse included | **{_f(s['floor']['seconds'])}** | {_f(s['floor']['rss_mb'], 0)} | {_f(s['floor']['db_mb'])} | {s['floor']['papers']:,} papers |",
+        f"| **floor**: 2 parsers + sqlite3 + FTS5 rebuild | **{_f(s['floor']['seconds'])}** | {_f(s['floor']['rss_mb'], 0)} | "
+        f"{_f(s['floor']['db_mb'])} | {s['floor']['papers']:,} papers; {_phases(s['floor'].get('phases', {}))} |",
+        f"| embedding on its own (the build's two parser shares, parsing included) | {_f(s['embedding']['seconds'])} | "
+        f"{_f(s['embedding']['rss_mb'], 0)} | | {s['embedding']['papers']:,} papers embedded; embedding itself "
+        f"{' and '.join(_f(x) + ' s' for x in s['embedding']['embedding_seconds'])} in the two shares |",
+        f"| ours less the larger share's embedding (estimate) | {_f(s['ours_without_embedding']['seconds'])} | | | "
+        "what the build would take without vectors, its parsers embedding while the writer writes |",
         *(
             f"| incremental: +{EXTRA_PAPERS} papers, {label} | {_f(s[key]['seconds'])} | {_f(s[key]['rss_mb'], 0)} | {_f(s[key]['db_mb'])} | {s[key]['new_papers']} new papers, {s[key]['collisions']} id collisions |"
             for key, label in (("incremental_first", "first (copies the file)"), ("incremental", "next (standby brought up to date)"))
         ),
         "",
-        f"Ratios: build time ours/floor **{_f(r['ratios']['ours_over_floor'])}×**, ours/off-the-shelf "
+        f"Ratios: build time ours/floor **{_f(r['ratios']['ours_over_floor'])}×** (without embedding, estimated: "
+        f"{_f(r['ratios']['ours_without_embedding_over_floor'])}×), ours/off-the-shelf "
         f"**{_f(r['ratios']['ours_over_ots'])}×**; peak RSS ours/floor {_f(r['ratios']['rss_ours_over_floor'])}×, "
         f"ours/off-the-shelf {_f(r['ratios']['rss_ours_over_ots'])}×; database size ours/floor "
         f"{_f(r['ratios']['db_ours_over_floor'])}×.",
@@ -1260,8 +1397,8 @@ def _render_size(n: int, r: dict) -> list[str]:
         f"connection, {WARMUPS} warm-ups then the count shown. Server peak RSS after the load runs: "
         f"{_f(r.get('server_peak_rss_mb'), 0)} MB.",
         "",
-        "| case | query | p50 ms | p95 ms | max ms | requests | non-200 | notes |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | query | p50 ms | p95 ms | p99 ms | max ms | requests | non-200 | notes |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, h in r["http"].items():
         notes = [h["note"]] if h.get("note") else []
@@ -1275,7 +1412,7 @@ def _render_size(n: int, r: dict) -> list[str]:
             notes.append(f"statuses {h['statuses']}")
         q = f"`{h['q']}`" if h["q"] else f"`{h['path']}`"
         lines.append(
-            f"| {name} | {q} | {_f(h['p50_ms'])} | {_f(h['p95_ms'])} | {_f(h['max_ms'])} | {h['requests']} | {h['non_200']} | {'; '.join(notes)} |"
+            f"| {name} | {q} | {_f(h['p50_ms'])} | {_f(h['p95_ms'])} | {_f(h.get('p99_ms'))} | {_f(h['max_ms'])} | {h['requests']} | {h['non_200']} | {'; '.join(notes)} |"
         )
     lines += [
         "",
@@ -1309,10 +1446,14 @@ def _render_size(n: int, r: dict) -> list[str]:
     lines += _render_abuse(n, r.get("abuse"))
     lines += [
         "",
-        "Harness phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r["phase_seconds"].items()) + ".",
+        "Harness phases: " + _phases(r["phase_seconds"]) + ".",
         "",
     ]
     return lines
+
+
+def _phases(phases: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())
 
 
 def _statuses(statuses: dict) -> str:

@@ -73,14 +73,16 @@ def serve_command(db: Path, host: str = "127.0.0.1", port: int = 8001, *, reload
     return command if reload else command + ["--no-reload"]
 
 
-def datasette_instance(db: Path, **changed_settings: Any):
+def datasette_instance(db: Path, plugin_config: dict[str, dict] | None = None, **changed_settings: Any):
     """The site, in-process: read-only and immutable, with every part of the project (and, for a test,
-    some of `settings.json` changed)."""
+    some plugins' configuration or some of `settings.json` changed)."""
     from datasette.app import Datasette
 
+    metadata = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+    metadata["plugins"] = {**metadata.get("plugins", {}), **(plugin_config or {})}
     return Datasette(
         immutables=[str(db)],
-        metadata=yaml.safe_load(METADATA.read_text(encoding="utf-8")),
+        metadata=metadata,
         plugins_dir=str(PLUGINS),
         template_dir=str(TEMPLATES),
         static_mounts=[("static", str(STATIC))],

@@ -32,10 +32,15 @@ def per_file_version(read: Callable[[sqlite3.Connection], T]) -> Callable[[sqlit
 
 
 def file_version(conn: sqlite3.Connection) -> tuple:
-    """The main database file's path, device, inode and modification time (the path alone in memory)."""
-    path = next((file for _, name, file in conn.execute("pragma database_list") if name == "main"), "")
+    """The main database file's version (see `path_version`)."""
+    return path_version(next((file for _, name, file in conn.execute("pragma database_list") if name == "main"), ""))
+
+
+def path_version(path: str) -> tuple:
+    """The file's path, device, inode, size and modification time (the path alone in memory or when
+    it cannot be read): a build renames a new file over the old, which brings a new inode."""
     try:
         stat = os.stat(path)
     except OSError:
         return (path,)
-    return (path, stat.st_dev, stat.st_ino, stat.st_mtime_ns)
+    return (path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
