@@ -110,7 +110,7 @@ def limit_malloc_arenas() -> None:
     glibc gives a thread that finds the arenas busy one of its own, up to eight
     a core, and memory freed in one arena serves no other: the server's SQL
     threads, numpy and the event loop held 40 MB more at a million papers than
-    with two arenas (docs/benchmarks.md), for no speed a two-core server shows.
+    with two arenas (docs/search.md), for no speed a two-core server shows.
     """
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is not None:

@@ -189,10 +189,10 @@ class Corrections:
         found = [n for n in one_edit if self.speller.knows(n[0])] or [n for n in one_edit if n[1] >= SEVERAL]
         if found and found[0][1] > RARE and all(self.speller.knows(n[0]) for n in found):
             return found
-        farther = self.two_edits(word)
+        spelt = self.two_edits(word)
         if not found or found[0][1] <= RARE:
+            farther = sorted(((near, self.papers_with(f'"{near}"', COUNT_LIMIT)) for near in spelt.values()), key=lambda n: -n[1])
             return farther if farther and farther[0][1] > RARE else found
-        spelt = {tuple(self._first_papers(near)): near for near, _ in farther}
         return [(self._as_written(near, spelt), papers) for near, papers in found]
 
     def _as_written(self, word: str, spelt: dict[tuple, str]) -> str:
@@ -243,17 +243,17 @@ class Corrections:
         # commonest first; among words past the count's bound, a sample or English word first, then the likeliest slip
         return sorted(found, key=lambda n: (-n[1], not self.speller.knows(n[0]), _slip(word, n[0])))
 
-    def two_edits(self, word: str) -> list[tuple[str, int]]:
+    def two_edits(self, word: str) -> dict[tuple, str]:
         """The words people write two edits from `word` (of `TWO_EDITS_LETTERS` or more) that papers
-        write, with how many papers, commonest first; one word per stem, the sample's commonest."""
+        write, by their stem's first papers: one word per stem, the sample's commonest."""
         if len(word) < TWO_EDITS_LETTERS:
-            return []
+            return {}
         by_stem: dict[tuple, str] = {}
         for near in self.speller.within_two_edits(word):
             if not _forms_of_one_word(near, word):
                 by_stem.setdefault(tuple(self._first_papers(near)), near)
-        found = [(near, self.papers_with(f'"{near}"', COUNT_LIMIT)) for stem, near in by_stem.items() if stem]
-        return sorted(found, key=lambda n: -n[1])
+        by_stem.pop((), None)  # held by no paper
+        return by_stem
 
     def _held(self, word: str) -> list[str]:
         """The strings one edit from `word` that the index matches (by their stems)."""
