@@ -313,7 +313,7 @@ def floor_build(folder: str, target: str) -> dict:
     Returns the papers and the seconds of each phase."""
     from multiprocessing import get_context
 
-    from loader.schema import FTS_HASHSIZE, FTS_TOKENIZE
+    from loader.schema import FTS_TOKENIZE, fts_rebuild_options
 
     Path(target).unlink(missing_ok=True)
     conn = sqlite3.connect(target, isolation_level=None)
@@ -331,7 +331,7 @@ def floor_build(folder: str, target: str) -> dict:
         "create virtual table fts using fts5(title, abstract, search_terms, content=papers, content_rowid=id,"
         f" tokenize='{FTS_TOKENIZE}')"
     )
-    for option, value in (("hashsize", FTS_HASHSIZE), ("automerge", 0), ("crisismerge", 64)):
+    for option, value in fts_rebuild_options():
         conn.execute("insert into fts(fts, rank) values (?, ?)", (option, value))
     for command in ("rebuild", "optimize"):
         started = time.perf_counter()

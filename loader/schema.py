@@ -375,13 +375,17 @@ def rebuild_fts(db: sqlite_utils.Database) -> None:
     rebuild took 108 to 128 s with it, 77 s without. The defaults are put back
     for the small writes of later builds.
     """
-    fts_config(db, "hashsize", FTS_HASHSIZE)
-    fts_config(db, "automerge", 0)
-    fts_config(db, "crisismerge", 64)
+    for option, value in fts_rebuild_options():
+        fts_config(db, option, value)
     db.execute(f"insert into {FTS_TABLE} ({FTS_TABLE}) values ('rebuild')")
     db.execute(f"insert into {FTS_TABLE} ({FTS_TABLE}) values ('optimize')")
     fts_config(db, "automerge", FTS_AUTOMERGE)
     fts_config(db, "crisismerge", FTS_CRISISMERGE)
+
+
+def fts_rebuild_options() -> tuple[tuple[str, int], ...]:
+    """FTS5's options while a whole index is rebuilt (`rebuild_fts`; bench/scale.py's floor uses them too)."""
+    return (("hashsize", FTS_HASHSIZE), ("automerge", 0), ("crisismerge", 64))
 
 
 def fts_config(db: sqlite_utils.Database, key: str, value: int) -> None:
