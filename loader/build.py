@@ -38,7 +38,7 @@ from .schema import (
     APPEARANCES,
     CODE_TOKEN,
     FILTERS_SINCE,
-    FTS_TABLE,
+    FTS_TABLES,
     LINKS,
     PAPER_VECTORS,
     SCHEMA_VERSION,
@@ -880,10 +880,11 @@ def _check(db: sqlite_utils.Database) -> None:
     result = db.execute("pragma integrity_check").fetchone()[0]
     if result != "ok":
         raise BuildError(f"integrity_check failed: {result}")
-    try:
-        db.execute(f"insert into {FTS_TABLE}({FTS_TABLE}, rank) values ('integrity-check', 1)")
-    except sqlite3.DatabaseError as error:
-        raise BuildError(f"FTS5 integrity-check failed: {error}") from None
+    for table in FTS_TABLES:
+        try:
+            db.execute(f"insert into {table}({table}, rank) values ('integrity-check', 1)")
+        except sqlite3.DatabaseError as error:
+            raise BuildError(f"FTS5 integrity-check of {table} failed: {error}") from None
 
 
 def _summarise(db: sqlite_utils.Database, plan: Plan, papers_before: int) -> Summary:

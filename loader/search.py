@@ -156,9 +156,15 @@ def fts_terms(text: str | None, expand: Expand | None = None, correct: Correct |
 
 
 def fts_title(text: str | None, expand: Expand | None = None, correct: Correct | None = None) -> str:
-    """Every term of `text` required in the title (a term for the abstract stays there): a broad query's best candidates."""
-    terms = [replace(term, column=term.column or "title") for term in searched(corrected(text, correct), expand)]
-    return " AND ".join(term.fts(expand) for term in terms) or MATCH_NOTHING
+    """Every term of `text` required in the title: a broad query's best candidates.
+
+    They are matched in the titles' own index (`papers_title_fts`), which has no
+    abstracts: a query that asks for a word in the abstract has none.
+    """
+    terms = searched(corrected(text, correct), expand)
+    if any(term.column == "abstract" for term in terms):
+        return MATCH_NOTHING
+    return " AND ".join(replace(term, column="title").fts(expand) for term in terms) or MATCH_NOTHING
 
 
 def fts_required(text: str | None, expand: Expand | None = None) -> str:

@@ -24,7 +24,8 @@ def snapshot(db: Path, tables: tuple[str, ...] = TABLES, *, skip_loaded_at: bool
     """
     with sqlite3.connect(db) as conn:
         assert conn.execute("pragma integrity_check").fetchall() == [("ok",)]
-        conn.execute("insert into papers_fts(papers_fts, rank) values ('integrity-check', 1)")  # raises if not
+        for index in schema.FTS_TABLES:  # each against papers; raises if not
+            conn.execute(f"insert into {index}({index}, rank) values ('integrity-check', 1)")
         conn.rollback()
         kept = dict(conn.execute("select name, rows from row_counts"))
         assert kept == {name: conn.execute(f"select count(*) from {name}").fetchone()[0] for name in kept}
@@ -218,12 +219,12 @@ def test_a_version_4_database_gets_its_search_filters_indexed(tmp_path, data_cop
             f"tokenize='{schema.FTS_TOKENIZE}')"
         )
         conn.execute("insert into papers_fts(papers_fts) values ('rebuild')")
+        drop_dumps_counts(conn)
         conn.execute("alter table papers drop column search_filters")
         conn.execute("drop index idx_appearances_paper_id_date_iso")  # version 4 indexed paper_id alone
         conn.execute("create index idx_appearances_paper_id on appearances (paper_id)")
         conn.execute("drop index idx_papers_published_year_has_code")  # and published_year alone
         conn.execute("create index idx_papers_published_year on papers (published_year)")
-        drop_dumps_counts(conn)
         conn.execute("pragma user_version = 4")
     conn.close()
     assert build(db, [data_copy]).written
@@ -248,8 +249,16 @@ def drop_dumps_counts(conn: sqlite3.Connection) -> None:
         conn.execute(f"alter table dumps drop column {column}")
 
 
+def drop_version_9_additions(conn: sqlite3.Connection) -> None:
+    """Versions 8 and earlier had no index of the titles alone."""
+    for suffix in ("ai", "ad", "au"):
+        conn.execute(f"drop trigger papers_title_{suffix}")
+    conn.execute("drop table papers_title_fts")
+
+
 def drop_version_8_additions(conn: sqlite3.Connection) -> None:
-    """Versions 7 and earlier had no first listings, no feed view and no summary tables."""
+    """Versions 7 and earlier had no first listings, no feed view and no summary tables (nor what 9 added)."""
+    drop_version_9_additions(conn)
     conn.execute("drop view feed_entries")
     for table in ("paper_counts", "owner_counts", "upvote_growth"):
         conn.execute(f"drop table {table}")
@@ -263,8 +272,12 @@ def drop_version_8_additions(conn: sqlite3.Connection) -> None:
 
 @pytest.mark.parametrize(
     "version, made_before",
-    [(5, drop_dumps_counts), (7, drop_version_8_additions)],
-    ids=["version 5 gets its dumps counted", "version 7 gets its first listings and summary tables"],
+    [(5, drop_dumps_counts), (7, drop_version_8_additions), (8, drop_version_9_additions)],
+    ids=[
+        "version 5 gets its dumps counted",
+        "version 7 gets its first listings and summary tables",
+        "version 8 gets its titles indexed",
+    ],
 )
 def test_an_older_database_gets_what_its_version_lacked(tmp_path, data_copy, version, made_before):
     db, fresh = tmp_path / "papers.db", tmp_path / "fresh.db"

@@ -116,7 +116,7 @@ def test_a_database_of_the_previous_schema_is_brought_up_to_date(corpus):
     conn = sqlite3.connect(db)
     tables = {row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")}
     assert "related" not in tables and "word_rarity" in tables
-    assert conn.execute("pragma user_version").fetchone() == (8,)
+    assert conn.execute("pragma user_version").fetchone() == (9,)
     assert not build(db, [dumps]).written
 
 
@@ -138,7 +138,7 @@ def test_a_version_2_database_learns_its_dumps_latest_years_and_sizes(corpus):
             ("a.txt", None, stats["a.txt"].st_size, stats["a.txt"].st_mtime_ns),  # no dates at all
             ("b.txt", 2021, stats["b.txt"].st_size, stats["b.txt"].st_mtime_ns),
         ]
-        assert conn.execute("pragma user_version").fetchone() == (8,)
+        assert conn.execute("pragma user_version").fetchone() == (9,)
     conn.close()
     assert not build(db, [dumps]).written
 
@@ -154,7 +154,7 @@ def test_a_version_3_database_learns_its_row_counts(corpus):
     with sqlite3.connect(db) as conn:
         kept = dict(conn.execute("select name, rows from row_counts"))
         assert kept == {"papers": 43, "appearances": 43, "repos": 0}
-        assert conn.execute("pragma user_version").fetchone() == (8,)
+        assert conn.execute("pragma user_version").fetchone() == (9,)
     conn.close()
     assert not build(db, [dumps]).written
 

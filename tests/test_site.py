@@ -17,6 +17,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlite_utils
+from datasette.utils import detect_fts_sql
 
 from loader import schema
 from loader.site import datasette_instance
@@ -378,8 +380,20 @@ async def test_metadata_title_license_source_and_descriptions(site):
 async def test_fts_tables_are_hidden(site):
     tables = (await get_json(site, "/papers.json"))["tables"]
     hidden = {t["name"] for t in tables if t["hidden"]}
-    assert {"papers_fts", "papers_fts_data", "papers_fts_idx", "papers_fts_docsize", "papers_fts_config"} <= hidden
+    for index in schema.FTS_TABLES:
+        assert {index, f"{index}_data", f"{index}_idx", f"{index}_docsize", f"{index}_config"} <= hidden
     assert not {table.name for table in schema.TABLES} & hidden
+
+
+async def test_the_papers_table_searches_its_full_index_not_the_titles_one(site):
+    """Two FTS5 indexes have `papers` as content; the table page's search box must use the full one."""
+    with sqlite3.connect(site.databases["papers"].path) as conn:
+        assert conn.execute(*detect_fts_sql("papers")).fetchall() == [("papers_fts",)]  # whatever the order
+        expected = {title for title, abstract in conn.execute("select title, abstract from papers")
+                    if re.search(r"\bsoups?\b", abstract, re.I)}
+    rows = await get_json(site, "/papers/papers.json", _search="abstract:soups", _searchmode="raw", _shape="array")
+    assert {row["title"] for row in rows} == expected and len(expected) == 3  # the titles' index has no abstracts
+    assert sqlite_utils.Database(site.databases["papers"].path)["papers"].detect_fts() == "papers_fts"
 
 
 async def test_home_and_about_pages(site):
