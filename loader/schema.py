@@ -99,7 +99,7 @@ REPOS = Table(
         "papers": int,  # how many papers mention it
     },
     pk="id",
-    indexes=(("owner",), ("host",)),
+    indexes=(("owner",), ("host",), ("papers",)),  # papers: the table page's order (sort_desc)
     not_null=frozenset({"host", "owner", "name", "url", "papers"}),
 )
 

@@ -140,6 +140,8 @@ def pin(db: Path) -> tuple[Path | None, Path]:
 
 
 async def _serve(site, server, listener: socket.socket, supervised: bool) -> None:
+    from plugins.facet_counts import count_default_facets
+
     await site.invoke_startup()
     for database in site.databases.values():  # open the pinned file now, not on the first request
         await database.execute_fn(lambda conn: conn.execute("select count(*) from sqlite_master").fetchone())
@@ -149,7 +151,9 @@ async def _serve(site, server, listener: socket.socket, supervised: bool) -> Non
         if told != GO:  # the supervisor is gone
             return
         stop_when_orphaned(server)
+    counting = asyncio.create_task(count_default_facets(site))  # held here: a task nobody holds can vanish
     await server.serve(sockets=[listener])
+    counting.cancel()
 
 
 def tell_supervisor(message: bytes) -> None:

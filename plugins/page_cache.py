@@ -138,7 +138,7 @@ def cache_key(datasette, scope: dict) -> Key | None:
 
 # The parameters that ask a table page for a facet, and what its HTML shows when one ran out of
 # time (Datasette's template, table.html).
-FACET_PARAMETERS = frozenset({"_facet", "_facet_array", "_facet_date"})
+FACET_PARAMETERS = frozenset({"_facet", "_facet_array", "_facet_date", "_facet_counted"})
 FACETS_TIMED_OUT_HTML = b'class="facets-timed-out"'
 
 

@@ -73,6 +73,7 @@ TABLE_ARGUMENTS = [
     "_sort_desc",
     "_facet",
     "_facet_array",
+    "_facet_counted",
     "_fts_table",
     "_fts_pk",
     "_where",

@@ -242,3 +242,41 @@ def test_a_reload_closes_the_idle_keep_alive_connections_of_the_old_process(serv
         kept.getresponse().read()
     kept.close()
     assert version_seen(base, "dumps") == NEW_DUMPS  # a new connection reads the new version
+
+
+def facet_counts_report(base: str) -> dict:
+    status, body = fetch(base + "/-/facet-counts.json")
+    assert status == 200, body[:200]
+    return json.loads(body)
+
+
+def wait_for_counted_facets(base: str, expected: int) -> dict:
+    """The server process's report once it holds `expected` counts (it counts them as it starts serving)."""
+    for _ in range(300):
+        counted = facet_counts_report(base)
+        if counted["entries"] >= expected:
+            return counted
+        time.sleep(0.1)
+    pytest.fail(f"the default facets were not counted: {counted}")
+
+
+def test_each_version_is_served_with_its_default_facets_already_counted(served):
+    base, db, data, held, _ = served
+    # The default facets in metadata.yml: papers 4, repos 2, links 2, appearances 1.
+    facets = 9
+    for papers in (164, 255):  # the first three dumps, then all five
+        counted = wait_for_counted_facets(base, facets)
+        assert (counted["entries"], counted["misses"], counted["hits"]) == (facets, facets, 0)  # before anyone asked
+        status, body = fetch(base + "/papers/papers.json?_size=1")
+        assert status == 200
+        shown = json.loads(body)["facet_results"]["has_code"]["results"]
+        assert sum(item["count"] for item in shown) == papers
+        assert facet_counts_report(base)["hits"] == 4  # the page's four counts were all there
+        if papers == 164:
+            for dump in held.iterdir():
+                shutil.move(dump, data / dump.name)
+            build(db, [data])
+            for _ in range(300):  # until the new version's process serves
+                if version_seen(base, "dumps") == NEW_DUMPS:
+                    break
+                time.sleep(0.1)
