@@ -43,7 +43,6 @@ MORE_COMMON = 50
 KNOWN_LIMIT = RARE + 1  # matches counted to tell a known word from a rare one
 SURFACE_CHECK = 20  # first papers of a word's stem: the same for two words when FTS5 stems them alike
 COUNT_LIMIT = 1000  # papers counted for a word one edit away
-SEVERAL = 3  # papers that must write a word meant that neither the sample nor the lexicon holds
 CONTEXT_LIMIT = 100  # papers counted with a word meant and the words beside it in the query
 WRITTEN_CHECK = 100  # papers of a stem read to find which of its spellings they write
 MAX_MEANT = 4  # words an unknown word may mean, searched together
@@ -181,12 +180,13 @@ class Corrections:
 
     def _words_people_write_near(self, word: str) -> list[tuple[str, int]]:
         """The words one edit from `word` that papers write, commonest first: of the sample or the
-        lexicon if there are any, else those `SEVERAL` papers match, where no paper writes one (it only
-        shares a stem: `reinforcment` for `reinforcmnet`) spelt as a word people write two edits away
-        that FTS5 stems alike (`reinforcement`). When there are none, or they are as rare as a typo
-        (at most `RARE` papers: `mulitmodal`), the words people write two edits away, if one is not."""
+        lexicon if there are any, else any, however few papers write it (a paper's own rare word:
+        `pathology` in 2 papers of a million), where no paper writes one (it only shares a stem:
+        `reinforcment` for `reinforcmnet`) spelt as a word people write two edits away that FTS5 stems
+        alike (`reinforcement`). When there are none, or they are as rare as a typo (at most `RARE`
+        papers: `mulitmodal`), the words people write two edits away, if one is not."""
         one_edit = self.neighbours(word)
-        found = [n for n in one_edit if self.speller.knows(n[0])] or [n for n in one_edit if n[1] >= SEVERAL]
+        found = [n for n in one_edit if self.speller.knows(n[0])] or one_edit
         if found and found[0][1] > RARE and all(self.speller.knows(n[0]) for n in found):
             return found
         spelt = self.two_edits(word)

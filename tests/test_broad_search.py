@@ -132,6 +132,17 @@ async def test_the_some_words_tier_ranks_every_match_of_the_rare_words_instead_o
     assert all(row["matched"] == 1 for row in rows)  # some of the words
 
 
+async def test_a_word_no_paper_holds_beside_common_ones_leaves_the_common_words_searched(crowd_with_five_quokkas):
+    """`network zyzzyva`: network is in all 6,000 papers, past the budget; zyzzyva in none. The rarest
+    words were zyzzyva alone, which matches nothing, and the tier gave nothing at all."""
+    response = await datasette_instance(crowd_with_five_quokkas).client.get(
+        "/papers/search.json", params={"q": "network zyzzyva", "_shape": "array", "mode": "words"}
+    )
+    assert response.status_code == 200
+    rows = response.json()
+    assert len(rows) == 50 and all(row["matched"] == 1 and "network" in row["title"].lower() for row in rows)
+
+
 def crowd_with_titles(folder: Path, abstract: str, titled: list[tuple[str, str]], every: int, offset: int) -> Path:
     """3,000 papers "Study number i" with `abstract` (formatted with i), and the `titled` (title, abstract)
     in the places offset, offset + every, ...: built into folder/papers.db."""

@@ -189,3 +189,37 @@ def test_a_rare_word_in_a_title_is_a_name_and_stays(one_misspelling, tmp_path):
     with sqlite3.connect(copy) as conn:  # the index follows through the papers' triggers
         conn.execute("update papers set title = 'Seperation of quokka calls' where title = 'Quokka vocal tract'")
     assert of_connection(sqlite3.connect(copy)).correction("seperation") is None
+
+
+@pytest.fixture(scope="module")
+def two_papers_beyond_the_sample(tmp_path_factory):
+    """6,000 papers about networks; two of them (written by hand) about quokkalogy, both beyond the
+    5,000 lowest ids that the sample of words counts."""
+    from tests.test_related import write_dump
+
+    folder = tmp_path_factory.mktemp("beyond")
+    (folder / "dumps").mkdir()
+    papers = [(f"Network study number {i}", f"A network for task {i} on benchmark {i % 97}.") for i in range(6000)]
+    papers[100] = ("Island fauna after the fire", "Quokkalogy, the study of quokkas, counts them from the sea.")
+    papers[4100] = ("Counting quokkas by night", "We bring quokkalogy to the mainland.")
+    write_dump(folder / "dumps" / "a.txt", papers)
+    db = folder / "papers.db"
+    build(db, [folder / "dumps"])
+    return db
+
+
+async def test_a_word_held_nowhere_means_the_word_one_edit_away_that_only_two_papers_write(two_papers_beyond_the_sample):
+    """At a million papers a paper's own rare word (`pathology` in 2 papers) had no typo of it
+    corrected: the word meant had to be in the sample, the lexicon or 3 papers."""
+    db = two_papers_beyond_the_sample
+    conn = sqlite3.connect(db)
+    [(five_thousandth,)] = conn.execute("select id from papers order by id limit 1 offset 4999")
+    quokkalogy = {title for title, pid in conn.execute("select title, id from papers where abstract like '%quokkalogy%'")
+                  if pid > five_thousandth}
+    speller = Speller(of_database(conn))
+    assert len(quokkalogy) == 2 and not speller.knows("quokkalogy"), "the sample holds the word: no test"
+    assert of_connection(conn).suggestion("quokalogy") == "quokkalogy"
+    conn.close()
+    rows = await search(datasette_instance(db), "quokalogy")
+    assert {row["title"] for row in rows} == quokkalogy
+    assert {row["respelled"] for row in rows} == {"quokkalogy for quokalogy"}
