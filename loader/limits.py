@@ -148,6 +148,12 @@ class ResultBudget:
             if value.__class__ is str or value.__class__ is bytes:
                 self._spent += len(value)
         if self._spent > RESULT_BUDGET:
+            # Closed here, in the thread whose connection it is, while that connection is between
+            # steps. Left open (mid-result) in the reference cycle of the exception's traceback, it
+            # was closed by the garbage collector from whatever thread ran it, which waited for the
+            # connection's mutex as long as the connection's next query ran: an ad hoc query to the
+            # time limit held a concurrent search for 1.5 s (docs/security.md).
+            cursor.close()
             raise ResultTooLarge(
                 f"the result is larger than {RESULT_BUDGET:,} characters: ask for fewer rows (_size) or shorter columns"
             )
