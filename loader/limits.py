@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import sqlite3
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from functools import wraps
 from typing import Callable
@@ -100,6 +101,44 @@ def interruptible(conn: sqlite3.Connection, function: Callable, stopped: str) ->
     return stopping_with_the_query
 
 
+class ClosingCursorsExecutor(ThreadPoolExecutor):
+    """Datasette's SQL threads, where a query that fails has its cursors closed in the thread that ran it.
+
+    A cursor whose query failed (stopped by the time limit, a result past the
+    budget) keeps its statement marked in use, and Datasette keeps the error in
+    a frame the error's traceback holds: a reference cycle, which the garbage
+    collector frees later, from whatever thread it runs in. Closing the cursor
+    there resets the statement, which waits for the statement's connection: if
+    that connection runs its next query meanwhile (the next ad hoc SQL to the
+    time limit), the collecting thread, a search's or the event loop's, waited
+    up to 1.5 s (docs/security.md). Closed here, in the connection's own thread
+    and between its queries, the cursor leaves the collector nothing to wait on.
+    """
+
+    def submit(self, fn, /, *args, **kwargs):
+        return super().submit(_closing_cursors_on_error, fn, *args, **kwargs)
+
+
+def _closing_cursors_on_error(fn: Callable, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except BaseException as error:
+        close_cursors(error.__traceback__)
+        raise
+
+
+def close_cursors(traceback) -> None:
+    """Close every cursor a frame of `traceback` holds (the frames the error passed through)."""
+    while traceback is not None:
+        for value in list(traceback.tb_frame.f_locals.values()):
+            if isinstance(value, sqlite3.Cursor):
+                try:
+                    value.close()
+                except sqlite3.ProgrammingError:  # its connection is closed
+                    pass
+        traceback = traceback.tb_next
+
+
 MALLOC_ARENAS = 2  # glibc malloc arenas in one server process (`limit_malloc_arenas`)
 M_ARENA_MAX = -8  # mallopt's parameter number for it (glibc's malloc.h)
 
@@ -148,12 +187,6 @@ class ResultBudget:
             if value.__class__ is str or value.__class__ is bytes:
                 self._spent += len(value)
         if self._spent > RESULT_BUDGET:
-            # Closed here, in the thread whose connection it is, while that connection is between
-            # steps. Left open (mid-result) in the reference cycle of the exception's traceback, it
-            # was closed by the garbage collector from whatever thread ran it, which waited for the
-            # connection's mutex as long as the connection's next query ran: an ad hoc query to the
-            # time limit held a concurrent search for 1.5 s (docs/security.md).
-            cursor.close()
             raise ResultTooLarge(
                 f"the result is larger than {RESULT_BUDGET:,} characters: ask for fewer rows (_size) or shorter columns"
             )

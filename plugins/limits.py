@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datasette import hookimpl
 
-from loader.limits import ResultBudget, apply_limits
+from loader.limits import ClosingCursorsExecutor, ResultBudget, apply_limits
 
 
 @hookimpl
@@ -16,3 +16,13 @@ def prepare_connection(conn, database):
         return
     apply_limits(conn)
     conn.row_factory = ResultBudget()
+
+
+@hookimpl
+def startup(datasette):
+    """Datasette's SQL threads become ones that close a failed query's cursors (`ClosingCursorsExecutor`)."""
+    threads = datasette.setting("num_sql_threads")
+    if threads and not isinstance(datasette.executor, ClosingCursorsExecutor):
+        unused, datasette.executor = datasette.executor, ClosingCursorsExecutor(max_workers=threads)
+        if unused is not None:
+            unused.shutdown(wait=False)

@@ -10,6 +10,7 @@ are in `docs/security.md`; a test below holds that table to the code.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import re
 import sqlite3
@@ -24,8 +25,9 @@ from urllib.parse import quote
 
 import pytest
 import yaml
+from datasette.database import QueryInterrupted
 
-from loader.limits import LIMITS, MAX_VALUE_BYTES, RESULT_BUDGET, ResultBudget, ResultTooLarge, apply_limits
+from loader.limits import LIMITS, MAX_VALUE_BYTES, RESULT_BUDGET
 from loader.site import METADATA, datasette_instance, settings
 from plugins import meaning, related, search_query
 from plugins.fair_share import AD_HOC_WAITING, BUSY_BODY
@@ -315,46 +317,51 @@ def test_a_server_process_keeps_two_malloc_arenas_however_many_threads_allocate(
         assert 1 <= arenas <= most
 
 
-def test_a_result_past_the_budget_leaves_no_open_cursor_for_another_thread_to_wait_on() -> None:
-    """Datasette keeps the error of a query in a frame its traceback holds: a reference cycle. The
-    cursor, left open mid-result in it, was closed by the garbage collector from whichever thread it
-    ran in, which waited for the cursor's connection as long as that connection's next query ran:
-    under the abuse benchmark a search stalled 1.5 s behind an ad hoc query that ran to the time
-    limit. Here the collector runs while the connection's next query does; the query must still be
-    running when the collector is done (it can then be interrupted), not finished first."""
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
-    apply_limits(conn)
-    conn.row_factory = ResultBudget()
-    blobs = "with recursive c(x) as (select 1 union all select x + 1 from c where x < 10) select randomblob(999999) from c"
+ENDLESS = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
+BLOBS = "with recursive c(x) as (select 1 union all select x + 1 from c where x < 10) select randomblob(999999) from c"
 
-    def past_the_budget() -> ResultTooLarge:
-        cursor = conn.execute(blobs)
-        try:
-            cursor.fetchmany(10)
-        except ResultTooLarge as error:
-            caught = error
-            return caught  # its traceback holds this frame, which holds it and the cursor
 
-    outcome: list[str] = []
+def stopped_by_the_time_limit(conn: sqlite3.Connection) -> None:
+    cursor = conn.cursor()
+    conn.set_progress_handler(lambda: 1, 1000)
+    try:
+        cursor.execute(ENDLESS)
+    finally:
+        conn.set_progress_handler(None, 1000)
 
-    def next_query() -> None:
-        try:  # about 2 s on this machine when quiet
-            conn.execute("with recursive c(x) as (select 1 union all select x + 1 from c where x < 10000000) select count(*) from c").fetchall()
-            outcome.append("finished")
-        except sqlite3.OperationalError as error:
-            outcome.append(str(error))
 
+def past_the_budget(conn: sqlite3.Connection) -> None:
+    cursor = conn.cursor()
+    cursor.execute(BLOBS).fetchall()
+
+
+@pytest.mark.parametrize("fails", [stopped_by_the_time_limit, past_the_budget])
+async def test_a_failed_query_leaves_no_open_cursor_for_another_thread_to_wait_on(papers_db: Path, fails) -> None:
+    """A failed query's cursor keeps its statement marked in use; in a reference cycle (Datasette keeps
+    the error in a frame its traceback holds) it was closed by the garbage collector from whatever thread
+    ran it, which waited for the cursor's connection as long as that connection's next query ran: under
+    abuse a search stalled 1.5 s behind ad hoc SQL run to the time limit. Here the collector runs while
+    the connection's next query does (about 2 s): it must not take most of that query's time."""
+    site = datasette_instance(papers_db, num_sql_threads=1, sql_time_limit_ms=60_000)
+    await site.invoke_startup()
+    db = site.get_database("papers")
     gc.disable()
     try:
-        error = past_the_budget()
-        assert RESULT_BUDGET < 10 * 999_999 and isinstance(error, ResultTooLarge)
-        del error  # the cursor is now garbage in a cycle
-        running = threading.Thread(target=next_query)
-        running.start()
-        time.sleep(0.3)
+        with pytest.raises(sqlite3.DatabaseError) as failed:
+            await db.execute_fn(fails)
+        error = failed.value
+        error.kept = [error]  # a cycle: only the collector frees it, and the frames it holds
+        del failed, error
+        started = time.perf_counter()
+        next_query = asyncio.ensure_future(db.execute(
+            "with recursive c(x) as (select 1 union all select x + 1 from c where x < 10000000) select count(*) from c"
+        ))
+        await asyncio.sleep(0.3)
+        collecting = time.perf_counter()
         gc.collect()
-        conn.interrupt()
-        running.join()
+        collected = time.perf_counter() - collecting
+        assert (await next_query).rows[0][0] == 10_000_000
+        ran = time.perf_counter() - started
     finally:
         gc.enable()
-    assert outcome == ["interrupted"]
+    assert collected < ran / 4, (collected, ran)
