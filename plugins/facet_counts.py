@@ -28,7 +28,7 @@ from datasette import hookimpl
 from datasette.facets import ColumnFacet
 from datasette.utils.asgi import Response
 
-from plugins.page_cache import PageCache, files_version
+from plugins.page_cache import PageCache, files_version, kept_for
 
 PLUGIN = "facet-counts"
 MAX_BYTES = 4 << 20  # unless the plugin's `max_bytes` says otherwise; a count of 31 values is a few kB
@@ -76,10 +76,7 @@ _COUNTS: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def counts_of(datasette) -> PageCache:
-    if datasette not in _COUNTS:
-        bound = (datasette.plugin_config(PLUGIN) or {}).get("max_bytes", MAX_BYTES)
-        _COUNTS[datasette] = PageCache(files_version(datasette), bound=int(bound))
-    return _COUNTS[datasette]
+    return kept_for(datasette, _COUNTS, PLUGIN, MAX_BYTES)
 
 
 async def count_default_facets(datasette) -> None:

@@ -115,10 +115,15 @@ _CACHES: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def cache_of(datasette) -> PageCache:
-    if datasette not in _CACHES:
-        bound = (datasette.plugin_config(PLUGIN) or {}).get("max_bytes", MAX_BYTES)
-        _CACHES[datasette] = PageCache(files_version(datasette), bound=int(bound))
-    return _CACHES[datasette]
+    return kept_for(datasette, _CACHES, PLUGIN, MAX_BYTES)
+
+
+def kept_for(datasette, store: WeakKeyDictionary, plugin: str, max_bytes: int) -> PageCache:
+    """The instance's cache in `store`, made on first use, bounded by the plugin's `max_bytes` setting or `max_bytes`."""
+    if datasette not in store:
+        bound = (datasette.plugin_config(plugin) or {}).get("max_bytes", max_bytes)
+        store[datasette] = PageCache(files_version(datasette), bound=int(bound))
+    return store[datasette]
 
 
 def files_version(datasette) -> tuple:

@@ -509,7 +509,7 @@ def test_check_refuses_to_publish_an_index_that_disagrees_with_its_text(tmp_path
     other = tmp_path / "other.txt"
     other.write_text(GOOD.replace("First Paper Title", "A Third Title").replace("Second", "Fourth"), encoding="utf-8")
     result = run_cli("build", "--check", "--db", db, other, cwd=tmp_path)
-    assert_one_line_error(result, "FTS5 integrity-check failed: ")
+    assert_one_line_error(result, "FTS5 integrity-check of papers_fts failed: ")
     assert_untouched(db, damaged, listing)
     unchecked = run_cli("build", "--db", db, other, cwd=tmp_path)  # what the check is for: this one publishes
     assert unchecked.returncode == 0, unchecked.stderr

@@ -6,15 +6,19 @@ count was made is read from the plugin's own report, `/-/facet-counts.json`.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections import Counter
 
 import pytest
 
-from loader.build import build
 from loader.site import datasette_instance
-from tests.test_page_cache import DEFAULT_FACETS, assert_facets_count_the_rows, counted_in_python
+from tests.test_page_cache import (
+    DEFAULT_FACETS,
+    assert_facets_count_the_rows,
+    built_from_the_first_three_dumps,
+    counted_in_python,
+    rebuilt_with_the_others,
+)
 
 # Pages of one table that differ in everything but their filters: the page cache keeps each apart.
 UNFILTERED = [{"_size": "1"}, {"_size": "2"}, {"_size": "3", "_other": "x"}]
@@ -55,20 +59,12 @@ async def test_a_filtered_page_counts_its_own_rows(papers_db):
 
 
 async def test_after_a_rebuild_no_count_of_the_previous_version_is_shown(tmp_path, data_copy):
-    held = tmp_path / "held"
-    held.mkdir()
-    for dump in sorted(data_copy.glob("*.txt"))[3:]:
-        shutil.move(dump, held / dump.name)
-    db = tmp_path / "site" / "papers.db"
-    db.parent.mkdir()
-    build(db, [data_copy])
+    db, held = built_from_the_first_three_dumps(tmp_path, data_copy)
     site = datasette_instance(db)
     old = await shown_counts(site, "papers", UNFILTERED[0])
     assert await shown_counts(site, "papers", UNFILTERED[1]) == old and (await report(site))["hits"] == 4
 
-    for dump in held.iterdir():
-        shutil.move(dump, data_copy / dump.name)
-    build(db, [data_copy])  # a new file renamed over the old one
+    rebuilt_with_the_others(db, held, data_copy)
     await shown_counts(site, "papers", UNFILTERED[2])
     forgot = await report(site)
     assert forgot["hits"] == 4 and forgot["entries"] == 0 and forgot["following_the_file"] is False

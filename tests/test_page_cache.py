@@ -120,7 +120,8 @@ async def test_hostile_query_strings_do_not_grow_it_past_its_bound(papers_db):
     assert (await report(site))["hits"] == 0  # the answer larger than the bound was not kept
 
 
-async def test_after_a_rebuild_no_answer_of_the_previous_version_is_served(tmp_path, data_copy):
+def built_from_the_first_three_dumps(tmp_path: Path, data_copy: Path) -> tuple[Path, Path]:
+    """A database of the first three dumps, in a folder of its own, and the folder where the others wait."""
     held = tmp_path / "held"
     held.mkdir()
     for dump in sorted(data_copy.glob("*.txt"))[3:]:
@@ -128,13 +129,23 @@ async def test_after_a_rebuild_no_answer_of_the_previous_version_is_served(tmp_p
     db = tmp_path / "site" / "papers.db"
     db.parent.mkdir()
     build(db, [data_copy])
+    return db, held
+
+
+def rebuilt_with_the_others(db: Path, held: Path, data_copy: Path) -> None:
+    """The other dumps added: a new file renamed over the old one."""
+    for dump in held.iterdir():
+        shutil.move(dump, data_copy / dump.name)
+    build(db, [data_copy])
+
+
+async def test_after_a_rebuild_no_answer_of_the_previous_version_is_served(tmp_path, data_copy):
+    db, held = built_from_the_first_three_dumps(tmp_path, data_copy)
     site = datasette_instance(db)
     old = await facet_counts(site, "papers")
     assert await facet_counts(site, "papers") == old and (await report(site))["hits"] == 1
 
-    for dump in held.iterdir():
-        shutil.move(dump, data_copy / dump.name)
-    build(db, [data_copy])  # a new file renamed over the old one
+    rebuilt_with_the_others(db, held, data_copy)
     await site.client.get("/papers/papers.json", params={"_size": "1"})
     forgot = await report(site)
     assert forgot["hits"] == 1 and forgot["entries"] == 0 and forgot["following_the_file"] is False

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loader.build import build
+from loader.schema import FTS_TABLES
 from loader.parser import (
     AUTHORS_RE,
     ENTRY_DATE_RE,
@@ -171,7 +172,7 @@ def test_everything_a_build_stores_is_valid_utf8(tmp_path: Path, dump):
     for table in tables:
         for row in conn.execute(f"select * from [{table}]"):
             for value in row:
-                binary = table in ("papers_fts_data", "paper_vectors") or table.endswith(("_idx", "_docsize"))
+                binary = table in ("paper_vectors", *(f"{index}_data" for index in FTS_TABLES)) or table.endswith(("_idx", "_docsize"))
                 if isinstance(value, bytes) and not binary:
                     value.decode("utf-8")  # raises on invalid UTF-8
                     checked += 1
