@@ -290,7 +290,15 @@ YEAR_TOKEN = "py"  # py2024: published in 2024
 CODE_TOKEN = "hascode"  # links to a code repository
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 FTS_HASHSIZE = 64 << 20  # bytes of terms FTS5 gathers before writing a segment (see `rebuild_fts`)
-FTS_AUTOMERGE, FTS_CRISISMERGE = 4, 16  # FTS5's defaults, for the writes after a rebuild
+# How FTS5 merges segments, in a rebuild and in every later build: never as it writes (automerge 0),
+# only a level of 64 segments (crisismerge). With FTS5's defaults (4 and 16), the small segments
+# of later builds (6 to 12 a +100 build) were merged up to level 1, where `optimize` leaves an index
+# the rebuild wrote in several segments (more than `FTS_HASHSIZE` of terms), and merged with it: at
+# a million papers every third +100 build rewrote 1.5 GB in 22 s. Now that waits for 64 merges of
+# 64 small segments; a search reads up to some 128 segments an index meanwhile (64 at a million
+# papers: +10% of the judged queries' time in-process; docs/benchmarks.md). A smaller index stays
+# on level 0, with the small segments, and is rewritten with them: it is small.
+FTS_MERGE = (("automerge", 0), ("crisismerge", 64))
 
 
 def create_schema(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
@@ -325,6 +333,9 @@ def create_schema(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
     if TITLE_FTS_TABLE not in db.table_names():
         create_title_fts(db)
     create_fts_triggers(db)
+    for table in FTS_TABLES:  # an index made before `FTS_MERGE` kept FTS5's defaults
+        for option, value in FTS_MERGE:
+            fts_config(db, option, value, table)
     db.execute(f"pragma user_version = {SCHEMA_VERSION}")
 
 
@@ -395,23 +406,20 @@ def rebuild_fts(db: sqlite_utils.Database, tables: tuple[str, ...] = FTS_TABLES)
     they were, the large first-level segments were merged by the first small
     write into the file instead: 2 s for 100 papers at 100k, against 8 ms.
     Since the segments are merged once at the end, the rebuild does not merge
-    them as it goes (automerge 0, and no crisis merge below 64 segments): that
-    rewrote the index two or three times over, and at a million papers the
-    rebuild took 108 to 128 s with it, 77 s without. The defaults are put back
-    for the small writes of later builds.
+    them as it goes (`FTS_MERGE`): that rewrote the index two or three times
+    over, and at a million papers the rebuild took 108 to 128 s with it, 77 s
+    without.
     """
     for table in tables:
         for option, value in fts_rebuild_options():
             fts_config(db, option, value, table)
         db.execute(f"insert into {table} ({table}) values ('rebuild')")
         db.execute(f"insert into {table} ({table}) values ('optimize')")
-        fts_config(db, "automerge", FTS_AUTOMERGE, table)
-        fts_config(db, "crisismerge", FTS_CRISISMERGE, table)
 
 
 def fts_rebuild_options() -> tuple[tuple[str, int], ...]:
     """FTS5's options while a whole index is rebuilt (`rebuild_fts`; bench/scale.py's floor uses them too)."""
-    return (("hashsize", FTS_HASHSIZE), ("automerge", 0), ("crisismerge", 64))
+    return (("hashsize", FTS_HASHSIZE), *FTS_MERGE)
 
 
 def fts_config(db: sqlite_utils.Database, key: str, value: int, table: str = FTS_TABLE) -> None:
