@@ -8,7 +8,8 @@ PORT ?= 8001
 
 .PHONY: serve build rebuild test mutation bench-relevance bench soak clean FORCE
 
-$(BIN)/.installed: pyproject.toml
+# pip compiles loader/_bm25.c too (the search's ranking at scale; see loader/bm25.py).
+$(BIN)/.installed: pyproject.toml loader/_bm25.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

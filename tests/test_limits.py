@@ -29,7 +29,7 @@ from datasette.database import QueryInterrupted
 
 from loader.limits import LIMITS, MAX_VALUE_BYTES, RESULT_BUDGET
 from loader.site import METADATA, datasette_instance, settings
-from plugins import meaning, related, search_query
+from plugins import bm25, meaning, related, search_query
 from plugins.fair_share import AD_HOC_WAITING, BUSY_BODY
 from plugins.search_cut_short import MESSAGE
 from tests.conftest import ROOT
@@ -269,7 +269,7 @@ def test_a_time_limit_that_falls_inside_an_sql_function_stops_the_search_as_inte
 
     def connect() -> sqlite3.Connection:
         conn = sqlite3.connect(papers_db)
-        for plugin in (search_query, meaning, related):
+        for plugin in (bm25, search_query, meaning, related):
             plugin.prepare_connection(conn)
         return conn
 

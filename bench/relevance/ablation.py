@@ -129,7 +129,7 @@ HALVES: list[tuple[str, tuple[str, ...]]] = [
 # What a switched-off technique does to the `search` SQL: (text, replacement); the text must be there.
 SQL_EDITS: dict[str, list[tuple[str, str]]] = {
     "compound_query": [("fts_query(:q)", "fts_query_plain(:q)"), ("fts_any(:q)", "fts_any_plain(:q)")],
-    "weights": [("bm25(papers_fts, 10.0, 1.0, 2.0, 0.0)", "bm25(papers_fts, 1.0, 1.0, 1.0, 0.0)")],
+    "weights": [("bm25_bounded(papers_fts, 10.0, 1.0, 2.0, 0.0)", "bm25_bounded(papers_fts, 1.0, 1.0, 1.0, 0.0)")],
     "fallback": [("(select count(*) from every_word) < 10", "(select count(*) from every_word) < 0")],
     "boost": [("match_boost(:q, p.title, p.abstract)", "1.0")],
     "phrases": [("exact_phrases(:q, p.title, p.abstract)", "1")],
