@@ -57,21 +57,25 @@ class Term:
     alternatives: tuple[tuple[str, ...], ...] = ()  # the words meant, for a typo (see loader/spelling.py)
 
     def fts(self, expand: Expand | None = None) -> str:
-        text = self._with_prefix(self.words, expand)
-        if len(self.words) > 1 and not self.phrase:  # layer-wise: the phrase or the joined word
-            whole = self._with_prefix((joined(" ".join(self.words)),), expand)
-            text = whole if self.indexed_joined() else f"({text} OR {whole})"
-        if self.alternatives:
-            text = "(" + " OR ".join([text, *map(_quoted, self.alternatives)]) + ")"
+        text = self._searched(self.words, expand)
+        if self.alternatives:  # a typo's words meant, searched as the typed words are (`pre-training`)
+            text = "(" + " OR ".join([text, *(self._searched(words) for words in self.alternatives)]) + ")"
         return f"{self.column} : {text}" if self.column else text
 
-    def indexed_joined(self) -> bool:
+    def _searched(self, words: tuple[str, ...], expand: Expand | None = None) -> str:
+        text = self._with_prefix(words, expand)
+        if len(words) > 1 and not self.phrase:  # layer-wise: the phrase or the joined word
+            whole = self._with_prefix((joined(" ".join(words)),), expand)
+            text = whole if self.indexed_joined(words) else f"({text} OR {whole})"
+        return text
+
+    def indexed_joined(self, words: tuple[str, ...]) -> bool:
         """True for a prefix and a word (`pre-training`): the loader indexes every paper that writes them
         with a hyphen or a space under the joined word too (`loader.text.compound_terms`), so the joined
         word alone finds them, without a phrase query over two very common words (140 ms of a query at
         a million papers). Not in one column (`title:`, and a broad query's title candidates): the joined
         words are indexed apart from the title and the abstract."""
-        first, second = (word.lower() for word in self.words) if len(self.words) == 2 else ("", "")
+        first, second = (word.lower() for word in words) if len(words) == 2 else ("", "")
         return self.column is None and first in COMPOUND_PREFIXES and second not in STOPWORDS
 
     def _with_prefix(self, words: tuple[str, ...], expand: Expand | None) -> str:
@@ -126,7 +130,7 @@ def corrected(text: str | None, correct: Correct | None) -> list[Term]:
     alternatives = correct(text) if correct is not None else {}
     if not alternatives:
         return terms
-    words = [" ".join(term.words).lower() if len(term.words) == 1 else None for term in terms]
+    words = [" ".join(term.words).lower() for term in terms]  # a compound's words too (`pre trainnig`)
     meant: dict[int, tuple[tuple[str, ...], ...]] = {}
     for i, word in enumerate(words):
         if word in alternatives:

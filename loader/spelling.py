@@ -19,6 +19,7 @@ written by more papers or in a title, another form of the same word, English wor
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from .limits import as_stored, is_interrupted
 from .prefixes import Prefixes
 from .prefixes import of_database as prefixes_of
 from .search import Alternatives, Term, every_term, holds, parse
+from .text import WORD
 from .vectors import rows_by_ids
 
 MIN_LETTERS = 5  # shorter words have too many neighbours within an edit (and are often acronyms)
@@ -312,13 +314,32 @@ def _corrections(corrections: Corrections, text: str) -> dict[str, Correction]:
         if pair:
             found[pair.typed] = pair
     in_pairs = {word for typed in found for word in typed.split()}
-    for i, word in enumerate(words):
+    for i, term in enumerate(terms):
+        context = every_term(terms[max(0, i - 1) : i] + terms[i + 1 : i + 2]) if len(terms) > 1 else ""
+        word = words[i]
         if word and word not in in_pairs and word not in found:
-            context = every_term(terms[max(0, i - 1) : i] + terms[i + 1 : i + 2]) if len(terms) > 1 else ""
             correction = corrections.correction(word, context)
             if correction:
                 found[word] = correction
+        elif not word:
+            compound = _compound_correction(corrections, term, context)
+            if compound:
+                found[compound.typed] = compound
     return found
+
+
+def _compound_correction(corrections: Corrections, term: Term, context: str) -> Correction | None:
+    """A hyphenated compound with a misspelt part (`pre-trainnig`): the compound with that part corrected,
+    keyed by its words (`pre trainnig`, as `loader.search.corrected` looks it up)."""
+    if len(term.words) < 2 or term.phrase or term.prefix:
+        return None
+    meant, changed = [], False
+    for part in term.words:
+        word = _correctable(Term((part,)))
+        correction = corrections.correction(word, context) if word else None
+        meant.extend(correction.meant if correction else (part.lower(),))
+        changed = changed or correction is not None
+    return Correction(" ".join(term.words).lower(), tuple(meant)) if changed else None
 
 
 @lru_cache(maxsize=512)
@@ -346,10 +367,21 @@ def _pieces(text: str, corrections: dict[str, Correction]) -> list[tuple[str, bo
             parts.append((" ".join(corrections[pair].meant), True))
             i += 2
             continue
-        correction = corrections.get(pieces[i].lower())
-        parts.append((" ".join(correction.meant), True) if correction else (pieces[i], False))
+        correction = corrections.get(pieces[i].lower()) or corrections.get(" ".join(WORD.findall(pieces[i])).lower())
+        parts.append((_respelt(pieces[i], correction), True) if correction else (pieces[i], False))
         i += 1
     return parts if any(corrected for _, corrected in parts) else []
+
+
+def _respelt(piece: str, correction: Correction) -> str:
+    """The typed piece with the words meant: a compound keeps its hyphens (`pre-trainnig` -> `pre-training`)."""
+    typed = correction.typed.split()
+    if len(typed) < 2 or len(typed) != len(correction.meant):
+        return " ".join(correction.meant)
+    for wrong, right in zip(typed, correction.meant):
+        if wrong != right:
+            piece = re.sub(rf"(?<![^\W_]){re.escape(wrong)}(?![^\W_])", right, piece, count=1, flags=re.IGNORECASE)
+    return piece
 
 
 def _one_edit(word: str) -> set[str]:

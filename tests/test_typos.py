@@ -125,6 +125,26 @@ def test_two_words_run_together_and_a_word_split_in_two(papers_db):
     assert corrections.suggestion("codebook") is None  # too short to be taken for two words
 
 
+def test_a_misspelt_part_of_a_hyphenated_compound_is_corrected_and_the_hyphen_kept(papers_db):
+    corrections = of_connection(sqlite3.connect(papers_db))
+    assert corrections.suggestion("infrared pre-trainnig") == "infrared pre-training"
+    assert corrections.suggestion("Semantic-Segmentaton") == "Semantic-segmentation"
+    assert corrections.suggestion("attention pre-trained") is None  # both parts spelt right
+    assert corrections.suggestion("UNIP-S") is None  # a name, and too short to correct
+
+
+async def test_a_compound_with_a_misspelt_part_finds_the_paper_and_is_searched_by_its_joined_word(site, papers_db):
+    rows = await search(site, "infrared attention patterns pre-trainnig")
+    assert rows[0]["title"] == "UNIP: Rethinking Pre-trained Attention Patterns for Infrared Semantic Segmentation"
+    assert rows[0]["suggestion"] == "infrared attention patterns pre-training"
+    assert rows[0]["why"] == "every word"
+    # A prefix compound is searched as its joined word, as when it is spelt right: not the phrase of
+    # two very common words (loader.search.Term.indexed_joined).
+    conn = sqlite3.connect(papers_db)
+    expression = to_fts_query("pre-trainnig", None, of_connection(conn).alternatives)
+    assert expression == '("pretrainnig" OR "pretraining")'
+
+
 def test_two_slips_in_one_word_are_corrected_when_they_leave_out_or_swap_letters(papers_db):
     corrections = of_connection(sqlite3.connect(papers_db))
     assert corrections.suggestion("atenton") == "attention"  # two letters left out
