@@ -126,3 +126,21 @@ async def test_fts5_bm25_serves_the_saved_queries_where_the_module_is_missing(pa
         assert "bm25_bounded(" not in sql and "bm25(papers_fts, " in sql
     got = await answers(site, urls)
     assert all(got) and got == expected  # 255 papers: every phrase counted, the same ranking
+
+
+@pytest.mark.parametrize(
+    "sql, status",
+    [
+        ("select bm25_bounded(1)", 400),  # outside a full-text query: FTS5's own error
+        ("select bm25_bounded(papers_fts, 'x', null, x'00', 1e308, -1) from papers_fts where papers_fts match 'model'", 200),
+        ("select bm25_bounded(papers_fts) from papers_fts limit 3", 200),  # no phrase at all
+        ("select bm25_bounded(papers_fts) from papers_fts where papers_fts match 'mod*'", 200),
+        ("select bm25_bounded(papers_fts) from papers_fts where papers_fts match '" + " OR ".join(f'"w{i}"' for i in range(300)) + " OR model'", 200),
+        ("select bm25_bounded(papers_title_fts, 2) from papers_title_fts where papers_title_fts match 'model'", 200),
+    ],
+)
+async def test_the_function_answers_whatever_the_sql_box_gives_it(papers_db, sql, status):
+    response = await datasette_instance(papers_db).client.get("/papers.json", params={"sql": sql, "_shape": "array"})
+    assert response.status_code == status, response.text[:300]
+    if status == 200:
+        assert len(response.json()) > 0
