@@ -10,7 +10,7 @@ See docs/search.md, section 6, for the rules and what each costs; in short, a ty
 - held by its stem only (`distilation`): the spelling the papers of that stem write (`_stem_held`);
 - written by at most `RARE` papers, in no title, not English, while a word people write one edit
   away is written by `MORE_COMMON` times as many (`seperation`): that word (`_rarer`);
-- two typed words the sample writes as one (`hyper networks`): that word (`joined`).
+- two typed words papers write as one and none apart (`hyper networks`): that word (`joined`).
 
 Never corrected: short words, words with a digit or a capital past the first letter (names), words
 written by more papers or in a title, another form of the same word, English words.
@@ -292,10 +292,11 @@ class Corrections:
         return None
 
     def joined(self, first: str, second: str) -> Correction | None:
-        """Two typed words that the sample writes as one (`hyper networks`): when no paper writes them
-        apart, or at most `RARE` do and the one word is `MORE_COMMON` times as common; else None."""
+        """Two typed words that papers write as one (`hyper networks`): when no paper writes them apart,
+        or at most `RARE` do and the one word is `MORE_COMMON` times as common in the sample; else None.
+        A word the sample lacks counts if the index holds it (at a million papers `hypernetworks`)."""
         together = first + second
-        if together not in self.speller.counts:
+        if together not in self.speller.counts and not self.papers_with(f'"{together}"', 1):
             return None
         apart = self.papers_with(f'"{first} {second}"', KNOWN_LIMIT)
         if apart > RARE or apart and self.speller.expected_papers(together) < MORE_COMMON * apart:

@@ -243,3 +243,17 @@ async def test_a_word_held_nowhere_means_the_word_one_edit_away_that_only_two_pa
     rows = await search(datasette_instance(db), "quokalogy")
     assert {row["title"] for row in rows} == quokkalogy
     assert {row["respelled"] for row in rows} == {"quokkalogy for quokalogy"}
+
+
+async def test_two_words_no_paper_writes_apart_mean_the_one_word_papers_beyond_the_sample_write(two_papers_beyond_the_sample):
+    """At a million papers `hyper networks` was searched as typed: `hypernetworks` is in no sampled
+    paper, though papers write it and none writes the two words apart."""
+    db = two_papers_beyond_the_sample
+    conn = sqlite3.connect(db)
+    assert not Speller(of_database(conn)).knows("quokkalogy"), "the sample holds the word: no test"
+    assert conn.execute("""select count(*) from papers where abstract like '%quokka logy%'""").fetchone() == (0,)
+    assert of_connection(conn).suggestion("quokka logy") == "quokkalogy"
+    assert of_connection(conn).suggestion("network study") is None  # written apart: two words
+    conn.close()
+    rows = await search(datasette_instance(db), "quokka logy")
+    assert {row["title"] for row in rows} == {"Island fauna after the fire", "Counting quokkas by night"}
