@@ -40,6 +40,7 @@ MIN_LETTERS = 5  # shorter words have too many neighbours within an edit (and ar
 MAX_LETTERS = 30  # longer is no word: and it would have 54 times its length of strings one edit away
 SPLIT_WORD, SPLIT_PART = 10, 4  # a shorter unknown word is more often a compound spelt right than two words run together
 ENDINGS = ("s", "es", "ed", "d", "ing", "ly", "er")  # an English word with one of these is one too
+E_ENDINGS = ("ed", "ing", "er")  # endings that take the place of a final e (`smile`, `smiling`)
 RARE = 3  # papers a known word may be in and still be taken for a typo of a much commoner one
 MORE_COMMON = 50
 KNOWN_LIMIT = RARE + 1  # matches counted to tell a known word from a rare one
@@ -413,9 +414,10 @@ def _forms_of_one_word(first: str, second: str) -> bool:
 
 @lru_cache(maxsize=4096)  # a typed word is compared with each of its hundreds of edits
 def _bases(word: str) -> frozenset[str]:
-    """The word, and the word less each of `ENDINGS` it has (and `-er` as `-e`: `solver`, `solve`)."""
+    """The word, and the word less each of `ENDINGS` it has, with the `e` an ending took back in its
+    place too (`solver`, `smiling`, `smiled`: `solve`, `smile`)."""
     bases = {word} | {word[: -len(end)] for end in ENDINGS if word.endswith(end)}
-    return frozenset(bases | {word[:-1]} if word.endswith("er") else bases)
+    return frozenset(bases | {word[: -len(end)] + "e" for end in E_ENDINGS if word.endswith(end)})
 
 
 def is_english(word: str) -> bool:

@@ -105,6 +105,9 @@ def test_names_and_words_the_corpus_writes_stay_as_typed(papers_db):
     # English words the 255 papers never write are not "corrected" into words they do
     for word in ("dying", "catches", "unlimited", "teach"):
         assert corrections.suggestion(word) is None, word
+    # nor one whose -ing or -ed took the place of an e: `smiling` is not `sampling`, `riding` not `rising`
+    for word in ("smiling", "riding", "dancing", "waving"):
+        assert corrections.suggestion(word) is None, word
     # nor is another form of a word they write (tumors is not tumor)
     assert corrections.suggestion("regularizer blends") is None
 
