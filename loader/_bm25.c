@@ -175,5 +175,10 @@ PyMODINIT_FUNC PyInit__bm25(void) {
     connection_type = PyObject_GetAttrString(sqlite3_module, "Connection");
     Py_DECREF(sqlite3_module);
     if (connection_type == NULL) return NULL;
-    return PyModule_Create(&module);
+    PyObject *created = PyModule_Create(&module);
+    if (created != NULL && PyModule_AddIntConstant(created, "BOUND", BOUND) < 0) {
+        Py_DECREF(created);
+        return NULL;
+    }
+    return created;
 }

@@ -25,7 +25,6 @@ from functools import cache
 from types import ModuleType
 
 FUNCTION = "bm25_bounded"
-BOUND = 1000  # loader/_bm25.c: papers counted per phrase before the count is estimated
 
 
 @cache

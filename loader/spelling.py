@@ -316,24 +316,27 @@ def _corrections(corrections: Corrections, text: str) -> dict[str, Correction]:
         if pair:
             found[pair.typed] = pair
     in_pairs = {word for typed in found for word in typed.split()}
-    for i, term in enumerate(terms):
-        context = every_term(terms[max(0, i - 1) : i] + terms[i + 1 : i + 2]) if len(terms) > 1 else ""
-        word = words[i]
+    for i, (term, word) in enumerate(zip(terms, words)):
         if word and word not in in_pairs and word not in found:
-            correction = corrections.correction(word, context)
+            correction = corrections.correction(word, _context(terms, i))
             if correction:
                 found[word] = correction
-        elif not word:
-            compound = _compound_correction(corrections, term, context)
+        elif len(term.words) > 1:
+            compound = _compound_correction(corrections, term, _context(terms, i))
             if compound:
                 found[compound.typed] = compound
     return found
 
 
+def _context(terms: list[Term], i: int) -> str:
+    """The terms beside the `i`th, as an FTS5 expression ('' for none): they choose among words meant."""
+    return every_term(terms[max(0, i - 1) : i] + terms[i + 1 : i + 2]) if len(terms) > 1 else ""
+
+
 def _compound_correction(corrections: Corrections, term: Term, context: str) -> Correction | None:
     """A hyphenated compound with a misspelt part (`pre-trainnig`): the compound with that part corrected,
     keyed by its words (`pre trainnig`, as `loader.search.corrected` looks it up)."""
-    if len(term.words) < 2 or term.phrase or term.prefix:
+    if term.phrase or term.prefix:
         return None
     meant, changed = [], False
     for part in term.words:

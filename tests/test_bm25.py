@@ -11,6 +11,7 @@ from loader import bm25
 from loader.site import datasette_instance
 
 TWO_TO_53 = 2**53
+BOUND = 1000  # papers counted per phrase before the count is estimated (loader/_bm25.c)
 
 
 def connect(db) -> sqlite3.Connection:
@@ -27,6 +28,9 @@ def scores(conn, function: str, expression: str, weights: str = "10.0, 1.0, 2.0,
 def test_the_module_is_built_where_make_installs_the_package():
     # The fallback (FTS5's bm25()) must not hide a build that stopped compiling it.
     assert bm25.available()
+    from loader import _bm25
+
+    assert _bm25.BOUND == BOUND
 
 
 @pytest.mark.parametrize(
@@ -68,8 +72,8 @@ def test_past_the_bound_a_phrase_is_counted_from_its_thousandth_paper(synthetic_
     conn = connect(synthetic_db)
     holding = [rowid for (rowid,) in conn.execute("select rowid from papers_fts where papers_fts match ? order by rowid", [word])]
     rows = conn.execute("select count(*) from papers").fetchone()[0]
-    assert len(holding) > bm25.BOUND
-    estimate = bm25.BOUND * TWO_TO_53 / holding[bm25.BOUND - 1]
+    assert len(holding) > BOUND
+    estimate = BOUND * TWO_TO_53 / holding[BOUND - 1]
     assert estimate == pytest.approx(len(holding), rel=0.10)  # paper ids are uniform below 2^53
     # A single phrase: each row's score is -idf x (its own part), so the two functions differ by the idfs' ratio.
     ratio = idf(rows, estimate) / idf(rows, len(holding))
@@ -86,8 +90,8 @@ def test_a_rare_phrase_beside_a_common_one_keeps_its_exact_count(synthetic_db):
     rows = conn.execute("select count(*) from papers").fetchone()[0]
     holding = [r for (r,) in conn.execute("select rowid from papers_fts where papers_fts match 'vision' order by rowid")]
     rare = conn.execute("select count(*) from papers_fts where papers_fts match 'mamba'").fetchone()[0]
-    assert len(holding) > bm25.BOUND > rare > 0
-    ratio = idf(rows, bm25.BOUND * TWO_TO_53 / holding[bm25.BOUND - 1]) / idf(rows, len(holding))
+    assert len(holding) > BOUND > rare > 0
+    ratio = idf(rows, BOUND * TWO_TO_53 / holding[BOUND - 1]) / idf(rows, len(holding))
     # bm25() of both is -(idf_vision x T_vision + idf_mamba x T_mamba) per row, and bm25() of
     # "vision" alone is -idf_vision x T_vision: so with the common phrase's idf estimated and
     # the rare one's exact, each row scores both - alone x (1 - ratio).
