@@ -65,7 +65,7 @@ from bench.relevance.evaluate import (
     replace_between,
 )
 from loader.build import build
-from loader.schema import FTS_COLUMNS, FTS_TABLE, FTS_TOKENIZE, PAPERS, TITLE_FTS_TABLE, create_title_fts
+from loader.schema import FTS_COLUMNS, FTS_TABLES, FTS_TOKENIZE, PAPERS, create_title_fts
 from loader.search import Expand, Term, any_term, every_term, parse, to_fts_any, to_fts_query
 from loader.site import METADATA, PLUGINS, ROOT, STATIC, TEMPLATES, datasette_instance, settings
 
@@ -213,15 +213,15 @@ def index_variant(source: Path, folder: Path, stemming: bool, compounds: bool, *
         "select name from sqlite_master where type = 'trigger' and tbl_name = ?", [PAPERS.name]
     ).fetchall():
         db.execute(f"drop trigger [{trigger}]")
-    db[FTS_TABLE].drop()
-    db[TITLE_FTS_TABLE].drop()
+    for table in FTS_TABLES:
+        db[table].drop()
     if not compounds:
         db.execute(f"update {PAPERS.name} set search_terms = ''")
     # enable_fts creates the table (same columns, content=papers) and populates it.
     tokenize = FTS_TOKENIZE if stemming else PLAIN_TOKENIZE
     db[PAPERS.name].enable_fts(list(FTS_COLUMNS), tokenize=tokenize)
     create_title_fts(db, tokenize)
-    for table in (FTS_TABLE, TITLE_FTS_TABLE):
+    for table in FTS_TABLES:
         db.execute(f"insert into {table}({table}, rank) values ('integrity-check', 1)")
     db.conn.commit()
     db.execute("vacuum")
