@@ -36,20 +36,26 @@ BATCH = 128  # texts summed at once
 
 
 class ModelMissing(Exception):
-    """The WordLlama package, or one of its two files, is not installed."""
+    """A package whose data files this project reads (WordLlama's model, symspellpy's English word
+    list), or one of those files, is not installed."""
+
+
+def package_files(package: str, *paths: Path) -> tuple[Path, ...]:
+    """Files shipped inside an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModelMissing(f"the {package} package is not installed (pip install -e .)")
+    files = tuple(Path(spec.origin).parent / path for path in paths)
+    for path in files:
+        if not path.is_file():
+            raise ModelMissing(f"{path}: missing from the {package} package")
+    return files
 
 
 def model_files() -> tuple[Path, Path]:
     """The weights and the tokenizer inside the installed `wordllama` package."""
-    spec = importlib.util.find_spec("wordllama")
-    if spec is None or spec.origin is None:
-        raise ModelMissing("the wordllama package is not installed (pip install -e .)")
-    root = Path(spec.origin).parent
-    files = root / WEIGHTS, root / TOKENIZER
-    for path in files:
-        if not path.is_file():
-            raise ModelMissing(f"{path}: missing from the wordllama package")
-    return files
+    weights, tokenizer = package_files("wordllama", WEIGHTS, TOKENIZER)
+    return weights, tokenizer
 
 
 class Embedder:

@@ -24,11 +24,12 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 
-from .embed import ModelMissing, model_files
+from .embed import ModelMissing, model_files, package_files
 from .limits import as_stored, is_interrupted
 from .prefixes import Prefixes
 from .prefixes import of_database as prefixes_of
@@ -51,6 +52,15 @@ WRITTEN_CHECK = 100  # papers of a stem read to find which of its spellings they
 MAX_MEANT = 4  # words an unknown word may mean, searched together
 TWO_EDITS_LETTERS = 7  # shorter words have too many words two edits away (`models`: `nodes`, `moves`)
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
+DICTIONARY = Path("frequency_dictionary_en_82_765.txt")  # in symspellpy's wheel: "word count" lines
+# British spellings and the American ones (`_american`): -ise, -our, -lled, -tre, -yse.
+BRITISH = (
+    (re.compile(r"is(?=(?:ation|ations|e|es|ed|er|ers|ing)$)"), "iz"),
+    (re.compile(r"(?<=...)our(?=(?:s|ed|ing|ite|ites)?$)"), "or"),
+    (re.compile(r"(?<=...[aeiou])ll(?=(?:ed|ing|er|ers)$)"), "l"),
+    (re.compile(r"(?<=[^aeiou])tre(?=s?$)"), "ter"),
+    (re.compile(r"yse(?=[sd]?$)"), "yze"),
+)
 # The words of a JSON array that the index holds: one bounded lookup each, inside SQLite (about
 # 10 us a word; an unknown word of 9 letters has about 500 words one edit away).
 HELD_VARIANTS = (
@@ -234,9 +244,14 @@ class Corrections:
     def neighbours(self, word: str) -> list[tuple[str, int]]:
         """The words one edit from `word` that papers write, with how many papers (up to `COUNT_LIMIT`),
         commonest first; one word per stem (FTS5 matches the edit `optimer` for `optimizer`: the one a
-        paper writes stands for both)."""
+        paper writes stands for both). Those people write (`knows`) if the index holds any: a stem
+        with one of them is meant as it (`_most_written`), so the others need not be looked up, a
+        few lookups where all of them cost some 500."""
+        return self._neighbours(word, self._held(word, known=True)) or self._neighbours(word, self._held(word))
+
+    def _neighbours(self, word: str, held: list[str]) -> list[tuple[str, int]]:
         by_stem: dict[tuple, list[str]] = defaultdict(list)
-        for variant in self._held(word):
+        for variant in held:
             if not _forms_of_one_word(variant, word):
                 by_stem[tuple(self._first_papers(variant))].append(variant)
         found = []
@@ -258,9 +273,11 @@ class Corrections:
         by_stem.pop((), None)  # held by no paper
         return by_stem
 
-    def _held(self, word: str) -> list[str]:
-        """The strings one edit from `word` that the index matches (by their stems)."""
-        return [variant for (variant,) in self._rows(HELD_VARIANTS, [json.dumps(sorted(_one_edit(word)))])]
+    def _held(self, word: str, known: bool = False) -> list[str]:
+        """The strings one edit from `word` that the index matches (by their stems); only the words
+        people write (`knows`) if `known`."""
+        variants = [v for v in sorted(_one_edit(word)) if not known or self.speller.knows(v)]
+        return [variant for (variant,) in self._rows(HELD_VARIANTS, [json.dumps(variants)])] if variants else []
 
     def _most_written(self, typed: str, variants: list[str]) -> str:
         """Of words one edit from `typed` that FTS5 stems alike, the one meant: a sample word, an English
@@ -424,13 +441,40 @@ def _bases(word: str) -> frozenset[str]:
 
 
 def is_english(word: str) -> bool:
-    """True for a word of the English lexicon (`english_words`), or one with a common ending or `un`
-    added to a lexicon word of four letters or more: a word the index lacks but that is spelt right
-    (`dying`, `catches`, `unlimited`), which a small corpus would otherwise "correct" to one it holds
-    (`doing`, `matches`, `limited`). Not `taging`: `tag` is too short to tell."""
+    """True for a word spelt right though the index may lack it, which a corpus would otherwise
+    "correct" to one it holds: a word of the lexicon (`english_words`), or one with a common ending
+    or `un` added to a lexicon word of four letters or more (`dying`, `catches`, `unlimited`, not
+    `doing`, `matches`, `limited`); or a word of the
+    dictionary (`dictionary_words`: `loudness`, `tampered`, not `cloudness`, `tamipered`) but for a
+    British spelling (`tumour`, `quantisation`): papers mostly write the American one, which FTS5
+    stems apart, so that one is meant where the index lacks the British."""
     lexicon = english_words()
     bases = {base for base in _bases(word) if base == word or len(base) >= 4}
-    return bool(bases & lexicon) or word.startswith("un") and word[2:] in lexicon
+    return (
+        bool(bases & lexicon)
+        or word.startswith("un") and word[2:] in lexicon
+        or word in dictionary_words() and _american(word) == word
+    )
+
+
+def _american(word: str) -> str:
+    """The word spelt the American way where its British spelling differs (`normalisation`,
+    `tumour`, `labelled`, `centre`, `analyse`)."""
+    for pattern, american in BRITISH:
+        word = pattern.sub(american, word)
+    return word
+
+
+@lru_cache(maxsize=1)
+def dictionary_words() -> frozenset[str]:
+    """The 82,765 English words of symspellpy's frequency dictionary (SCOWL's words, with their
+    inflections, that Google Books writes; shipped in its wheel; about 8 MB in memory)."""
+    try:
+        (path,) = package_files("symspellpy", DICTIONARY)
+        words = path.read_text(encoding="utf-8").split()[::2]
+    except (ModelMissing, OSError, ValueError):
+        return frozenset()
+    return frozenset(word for word in words if word.isalpha())
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,7 @@ from loader.build import build
 from loader.prefixes import Prefixes, of_database
 from loader.search import to_fts_any, to_fts_query
 from loader.site import datasette_instance
-from loader.spelling import Corrections, Speller, of_connection
+from loader.spelling import Corrections, Speller, english_words, of_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 POINTER_NETWORKS = "Pointer Networks"
@@ -260,3 +260,33 @@ async def test_two_words_no_paper_writes_apart_mean_the_one_word_papers_beyond_t
     conn.close()
     rows = await search(datasette_instance(db), "quokka logy")
     assert {row["title"] for row in rows} == {"Island fauna after the fire", "Counting quokkas by night"}
+
+
+@pytest.fixture(scope="module")
+def words_one_edit_from_english(tmp_path_factory):
+    """60 papers that write `cloudness`, `tamipered`, `lesions` and `tumor`, none `loudness`, `tampered`,
+    `lessons` or `tumour`."""
+    from tests.test_related import write_dump
+
+    folder = tmp_path_factory.mktemp("english")
+    (folder / "dumps").mkdir()
+    papers = [(f"Sky study {i}", f"Cloudness over site {i}: tamipered lesions, a tumor of the forecast.") for i in range(60)]
+    write_dump(folder / "dumps" / "a.txt", papers)
+    db = folder / "papers.db"
+    build(db, [folder / "dumps"])
+    return db
+
+
+async def test_an_english_word_no_paper_writes_is_not_corrected_into_one_they_do(words_one_edit_from_english):
+    """Beyond the lexicon's 12,700 common words: at a million papers `loudness` was offered as `cloudness`,
+    `tampered` as `tamipered` and `lessons` as `lesions`. A British spelling is still offered as the
+    American one the papers write."""
+    db = words_one_edit_from_english
+    corrections = of_connection(sqlite3.connect(db))
+    for word, held in (("loudness", "cloudness"), ("tampered", "tamipered"), ("lessons", "lesions")):
+        assert word not in english_words(), "in the lexicon: no test"
+        assert held in [near for near, _ in corrections.neighbours(word)], "no word one edit away: no test"
+        assert corrections.suggestion(word) is None, word
+    assert corrections.suggestion("tumour") == "tumor"
+    rows = await search(datasette_instance(db), "loudness of the sky")
+    assert rows and {row["suggestion"] for row in rows} == {None}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import math
 import sqlite3
 import sys
@@ -287,13 +288,18 @@ class Spelling:
     total: dict[str, int]
     wrong: list[tuple[str, str | None, str | None]]  # typed, suggested, meant
     milliseconds: list[float]  # per judged query, from nothing cached
+    spelt_right: int = 0  # judged queries without a typo in them
+    unasked: list[tuple[str, str]] = field(default_factory=list)  # of those, each offered a suggestion: typed, offered
 
     def summary(self) -> str:
         shares = ", ".join(f"{kind} {self.right[kind]} of {self.total[kind]}" for kind in self.total)
         wrong = "; ".join(f"`{typed}` -> {suggested} (meant {meant})" for typed, suggested, meant in self.wrong)
+        unasked = ", ".join(f"`{typed}` -> `{offered}`" for typed, offered in self.unasked)
         times = sorted(self.milliseconds)
         return (
             f"Suggestions right for the single-word typos: {shares}" + (f"; wrong: {wrong}" if wrong else "") + ". "
+            f"Suggestions offered for the judged queries spelt right: {len(self.unasked)} of {self.spelt_right}"
+            + (f" ({unasked})" if unasked else "") + ". "
             f"Time of the correction step per judged query ({len(times)}): p50 {times[len(times) // 2]:.2f} ms, "
             f"p95 {times[max(0, math.ceil(0.95 * len(times)) - 1)]:.2f} ms."
         )
@@ -305,7 +311,7 @@ def spelling_check(db: Path, queries: list[Query]) -> Spelling:
     typos = yaml.safe_load(TYPOS.read_text(encoding="utf-8"))["typos"]
     right: dict[str, int] = defaultdict(int)
     total: dict[str, int] = defaultdict(int)
-    wrong, times = [], []
+    wrong, times, unasked, spelt_right = [], [], [], 0
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         for typo in typos:
             kind = "held-out" if typo.get("held_out") else "tuned"
@@ -316,9 +322,19 @@ def spelling_check(db: Path, queries: list[Query]) -> Spelling:
                 wrong.append((typo["typed"], suggested, typo["correction"]))
         for query in queries:
             started = time.perf_counter()
-            of_connection(conn).suggestion(query.q)  # a new instance: nothing cached
+            offered = of_connection(conn).suggestion(query.q)  # a new instance: nothing cached
             times.append((time.perf_counter() - started) * 1000)
-    return Spelling(dict(right), dict(total), wrong, times)
+            if not query.kind.endswith("typo"):
+                spelt_right += 1
+                unasked.extend(_changed_words(query.q, offered) if offered else [])
+    return Spelling(dict(right), dict(total), wrong, times, spelt_right, unasked)
+
+
+def _changed_words(typed: str, offered: str) -> list[tuple[str, str]]:
+    """The words a suggestion changed: (typed, offered) for each run of them."""
+    before, after = typed.split(), offered.split()
+    runs = difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
+    return [(" ".join(before[i:j]), " ".join(after[k:m])) for op, i, j, k, m in runs if op != "equal"]
 
 
 def main(argv: list[str]) -> None:
