@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -314,3 +315,19 @@ def test_a_paper_dropped_from_one_of_its_two_dumps_is_only_in_the_other(tmp_path
     assert after[kept] == [papers, with_code, only_here + 1]
     papers, with_code, only_here = before[dropped]
     assert after[dropped] == [papers - 1, with_code - has_code, only_here]
+
+
+def test_an_incremental_build_looks_its_papers_up_by_id_instead_of_reading_every_paper(papers_db):
+    """At a million papers the update of the 100 papers a build added read all million (0.2 s)."""
+    from loader.build import _UPDATE_PAPERS
+
+    with closing(sqlite3.connect(f"file:{papers_db}?mode=ro", uri=True, isolation_level=None)) as conn:
+        conn.execute("create temp table touched (id integer primary key)")
+        conn.execute("insert into temp.touched select id from papers limit 5")
+        columns = "id, published, authors_count, organisation, first_seen, last_seen, first_listing, appearances, listed_in, latest_upvotes, code_links"
+        conn.execute(f"create temp table derived as select {columns} from papers where id in (select id from temp.touched)")
+        conn.execute("create unique index temp.derived_id on derived (id)")
+        only_touched = "and papers.id in (select id from temp.touched)"
+        plan = [row[3] for row in conn.execute("explain query plan " + _UPDATE_PAPERS.format(only_touched=only_touched))]
+    assert any(step.startswith("SEARCH papers USING INTEGER PRIMARY KEY") for step in plan), plan
+    assert not any(step.startswith("SCAN papers") for step in plan), plan
