@@ -64,19 +64,14 @@ def variants(request, tmp_path_factory):
     """2,200 papers whose stems all match "training model", in the abstract or in the title; every
     100th has those words exactly. (In titles, the titles' own index found them all: 520 ms a
     search at a million papers.)"""
-    from tests.test_related import write_dump
+    from tests.test_related import built_from
 
-    folder = tmp_path_factory.mktemp("variants")
-    (folder / "dumps").mkdir()
     words = ["a training model" if i % 100 == 0 else "trained models" for i in range(2200)]
     if request.param == "abstract":
         papers = [(f"Zebra study number {i}", f"We describe {words[i]} for task {i}.") for i in range(2200)]
     else:
         papers = [(f"Zebra study {i} with {words[i]}", f"We describe zebras for task {i}.") for i in range(2200)]
-    write_dump(folder / "dumps" / "a.txt", papers)
-    db = folder / "papers.db"
-    build(db, [folder / "dumps"])
-    return db
+    return built_from(tmp_path_factory.mktemp("variants"), papers)
 
 
 async def test_a_phrase_common_in_other_forms_is_checked_in_the_first_stem_matches(variants):
@@ -99,17 +94,12 @@ RARE_BUDGET = 5000  # matches the rarest terms of the some-words tier may have i
 @pytest.fixture(scope="module")
 def crowd_with_five_quokkas(tmp_path_factory):
     """6,000 papers about networks; five of them (titles by hand) also about quokkas."""
-    from tests.test_related import write_dump
+    from tests.test_related import built_from
 
-    folder = tmp_path_factory.mktemp("quokkas")
-    (folder / "dumps").mkdir()
     papers = [(f"Network study number {i}", f"A network for task {i} on benchmark {i % 97}.") for i in range(6000)]
     for n in range(5):
         papers[n * 1200] = (f"Quokka census {n}", f"A network that counts quokkas on island {n}.")
-    write_dump(folder / "dumps" / "a.txt", papers)
-    db = folder / "papers.db"
-    build(db, [folder / "dumps"])
-    return db
+    return built_from(tmp_path_factory.mktemp("quokkas"), papers)
 
 
 async def test_the_some_words_tier_ranks_every_match_of_the_rare_words_instead_of_a_sample(crowd_with_five_quokkas):
@@ -149,16 +139,12 @@ async def test_a_word_no_paper_holds_beside_common_ones_leaves_the_common_words_
 def crowd_with_titles(folder: Path, abstract: str, titled: list[tuple[str, str]], every: int, offset: int) -> Path:
     """3,000 papers "Study number i" with `abstract` (formatted with i), and the `titled` (title, abstract)
     in the places offset, offset + every, ...: built into folder/papers.db."""
-    from tests.test_related import write_dump
+    from tests.test_related import built_from
 
-    (folder / "dumps").mkdir()
     papers = [(f"Study number {i}", abstract.format(i)) for i in range(3000)]
     for n, paper in enumerate(titled):
         papers[n * every + offset] = paper
-    write_dump(folder / "dumps" / "a.txt", papers)
-    db = folder / "papers.db"
-    build(db, [folder / "dumps"])
-    return db
+    return built_from(folder, papers)
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,15 @@ def write_dump(path: Path, papers: list[tuple[str, str]]) -> Path:
     return path
 
 
+def built_from(folder: Path, papers: list[tuple[str, str]]) -> Path:
+    """The database built in `folder` from one dump of `papers`."""
+    (folder / "dumps").mkdir()
+    write_dump(folder / "dumps" / "a.txt", papers)
+    db = folder / "papers.db"
+    build(db, [folder / "dumps"])
+    return db
+
+
 @pytest.fixture
 def corpus(tmp_path) -> tuple[Path, Path]:
     dumps = tmp_path / "dumps"

@@ -163,20 +163,16 @@ def test_filters_no_paper_can_pass_match_nothing():
 async def test_a_prefix_compound_finds_every_spelling_through_the_joined_word_alone(tmp_path):
     """`pre-training` is searched as `pretraining` only: papers writing it spaced, hyphenated or
     joined are all indexed under the joined word (three papers written by hand, one decoy)."""
-    from loader.build import build
     from loader.site import datasette_instance
-    from tests.test_related import write_dump
+    from tests.test_related import built_from
 
-    (tmp_path / "dumps").mkdir()
     papers = [
         ("Spaced", "We study pre training of vision models."),
         ("Hyphenated", "We study pre-training of language models."),
         ("Joined", "We study pretraining of audio models."),
         ("Decoy", "We study training of models before anything else: pre, then training."),
     ]
-    write_dump(tmp_path / "dumps" / "a.txt", papers)
-    build(tmp_path / "papers.db", [tmp_path / "dumps"])
-    response = await datasette_instance(tmp_path / "papers.db").client.get(
+    response = await datasette_instance(built_from(tmp_path, papers)).client.get(
         "/papers/search.json", params={"q": "pre-training", "_shape": "array"}
     )
     assert {row["title"] for row in response.json() if row["matched"] == 0} == {"Spaced", "Hyphenated", "Joined"}

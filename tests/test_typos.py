@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 from bench.relevance.evaluate import load_judgements
-from loader.build import build
 from loader.prefixes import Prefixes, of_database
 from loader.search import to_fts_any, to_fts_query
 from loader.site import datasette_instance
@@ -181,16 +180,11 @@ def test_words_too_short_or_too_long_to_correct(papers_db):
 @pytest.fixture(scope="module")
 def one_misspelling(tmp_path_factory):
     """60 papers about source separation, and one abstract that writes "seperation"."""
-    from tests.test_related import write_dump
+    from tests.test_related import built_from
 
-    folder = tmp_path_factory.mktemp("seperation")
-    (folder / "dumps").mkdir()
     papers = [(f"Audio study {i}", f"We improve source separation of recording {i}.") for i in range(60)]
     papers.append(("Quokka vocal tract", "Quokka calls and their seperation from wind noise."))
-    write_dump(folder / "dumps" / "a.txt", papers)
-    db = folder / "papers.db"
-    build(db, [folder / "dumps"])
-    return db
+    return built_from(tmp_path_factory.mktemp("seperation"), papers)
 
 
 async def test_a_misspelling_a_few_abstracts_write_is_corrected_and_searched_beside_the_typed_word(one_misspelling):
@@ -218,17 +212,12 @@ def test_a_rare_word_in_a_title_is_a_name_and_stays(one_misspelling, tmp_path):
 def two_papers_beyond_the_sample(tmp_path_factory):
     """6,000 papers about networks; two of them (written by hand) about quokkalogy, both beyond the
     5,000 lowest ids that the sample of words counts."""
-    from tests.test_related import write_dump
+    from tests.test_related import built_from
 
-    folder = tmp_path_factory.mktemp("beyond")
-    (folder / "dumps").mkdir()
     papers = [(f"Network study number {i}", f"A network for task {i} on benchmark {i % 97}.") for i in range(6000)]
     papers[100] = ("Island fauna after the fire", "Quokkalogy, the study of quokkas, counts them from the sea.")
     papers[4100] = ("Counting quokkas by night", "We bring quokkalogy to the mainland.")
-    write_dump(folder / "dumps" / "a.txt", papers)
-    db = folder / "papers.db"
-    build(db, [folder / "dumps"])
-    return db
+    return built_from(tmp_path_factory.mktemp("beyond"), papers)
 
 
 async def test_a_word_held_nowhere_means_the_word_one_edit_away_that_only_two_papers_write(two_papers_beyond_the_sample):
@@ -266,15 +255,10 @@ async def test_two_words_no_paper_writes_apart_mean_the_one_word_papers_beyond_t
 def words_one_edit_from_english(tmp_path_factory):
     """60 papers that write `cloudness`, `tamipered`, `lesions` and `tumor`, none `loudness`, `tampered`,
     `lessons` or `tumour`."""
-    from tests.test_related import write_dump
+    from tests.test_related import built_from
 
-    folder = tmp_path_factory.mktemp("english")
-    (folder / "dumps").mkdir()
     papers = [(f"Sky study {i}", f"Cloudness over site {i}: tamipered lesions, a tumor of the forecast.") for i in range(60)]
-    write_dump(folder / "dumps" / "a.txt", papers)
-    db = folder / "papers.db"
-    build(db, [folder / "dumps"])
-    return db
+    return built_from(tmp_path_factory.mktemp("english"), papers)
 
 
 async def test_an_english_word_no_paper_writes_is_not_corrected_into_one_they_do(words_one_edit_from_english):
