@@ -37,6 +37,8 @@ COLUMNS = ("title", "abstract")
 MATCH_NOTHING = '""'  # an empty phrase: valid FTS5 that matches no row
 MAX_FILTER_YEARS = 200  # years a filter names inside MATCH at most
 MAX_PREFIXES = 3  # prefix terms searched in one query (see `searched`)
+# Words left once those no paper holds are left out, past which they are not (see `known_terms`).
+MAX_KNOWN_TERMS = 5
 
 # A broad prefix's stand-ins, or None to search it as typed (`loader.prefixes.Prefixes.expansion`).
 Expand = Callable[[str], "tuple[str, ...] | None"]
@@ -44,6 +46,8 @@ Expand = Callable[[str], "tuple[str, ...] | None"]
 # words meant (`loader.spelling.Corrections.searched`).
 Alternatives = dict[str, tuple[tuple[str, ...], ...]]
 Correct = Callable[[str | None], Alternatives]
+# Whether any paper matches an FTS5 expression (`loader.spelling.Corrections.held`).
+Held = Callable[[str], bool]
 
 _TOKENS = re.compile(r'(?:(\w+):)?"([^"]*)"?|([^\s"]+)')
 
@@ -112,10 +116,12 @@ def _quoted(words) -> str:
     return '"' + " ".join(words) + '"'
 
 
-def to_fts_query(text: str | None, expand: Expand | None = None, correct: Correct | None = None) -> str:
+def to_fts_query(
+    text: str | None, expand: Expand | None = None, correct: Correct | None = None, held: Held | None = None
+) -> str:
     """A valid FTS5 MATCH expression requiring every term of `text` (broad prefixes expanded by `expand`,
-    a typo searched with the word meant, from `correct`)."""
-    return every_term(corrected(text, correct), expand)
+    a typo searched with the word meant, from `correct`) that a paper holds (`known_terms`)."""
+    return every_term(known_terms(corrected(text, correct), expand, held), expand)
 
 
 def to_fts_any(text: str | None, expand: Expand | None = None, correct: Correct | None = None) -> str:
@@ -140,6 +146,20 @@ def corrected(text: str | None, correct: Correct | None) -> list[Term]:
     return [replace(term, alternatives=meant[i]) if i in meant else term for i, term in enumerate(terms)]
 
 
+def known_terms(terms: list[Term], expand: Expand | None, held: Held | None) -> list[Term]:
+    """The terms less the unquoted ones no paper holds (`held`), when others are held and at most
+    `MAX_KNOWN_TERMS` of them: a word in no paper (a typo left as typed, `smal`; a name the corpus
+    lacks) would leave no paper with every word, and the some-words tier, among thousands of papers
+    with one of the others, ranks a sample. The papers with all the others are what the visitor
+    wants; the page says which words were left out (`search_note`). More words than that are a
+    description, whose AND of common words costs up to 250 ms at a million papers and finds none:
+    searched as typed. A quoted phrase is required, held or not."""
+    if held is None:
+        return terms
+    kept = [term for term in terms if term.phrase or held(term.fts(expand))]
+    return kept if 0 < len(kept) < len(terms) and len(kept) <= MAX_KNOWN_TERMS else terms
+
+
 def every_term(terms: list[Term], expand: Expand | None = None) -> str:
     return " AND ".join(term.fts(expand) for term in searched(terms, expand)) or MATCH_NOTHING
 
@@ -159,13 +179,15 @@ def fts_terms(text: str | None, expand: Expand | None = None, correct: Correct |
     return json.dumps(list(dict.fromkeys(term.fts(expand) for term in terms if not term.phrase)))
 
 
-def fts_title(text: str | None, expand: Expand | None = None, correct: Correct | None = None) -> str:
-    """Every term of `text` required in the title: a broad query's best candidates.
+def fts_title(
+    text: str | None, expand: Expand | None = None, correct: Correct | None = None, held: Held | None = None
+) -> str:
+    """Every term of `text` required in the title, as in `to_fts_query`: a broad query's best candidates.
 
     They are matched in the titles' own index (`papers_title_fts`), which has no
     abstracts: a query that asks for a word in the abstract has none.
     """
-    terms = searched(corrected(text, correct), expand)
+    terms = searched(known_terms(corrected(text, correct), expand, held), expand)
     if any(term.column == "abstract" for term in terms):
         return MATCH_NOTHING
     return " AND ".join(replace(term, column="title").fts(expand) for term in terms) or MATCH_NOTHING
@@ -196,10 +218,18 @@ def _with_stand_ins(terms: list[Term], expand: Expand | None) -> list[tuple[Term
     return result
 
 
-def search_note(text: str | None, expand: Expand | None = None) -> str | None:
-    """What the results page says of a query searched otherwise than typed: broad prefixes' stand-ins, prefixes left out."""
+def search_note(
+    text: str | None, expand: Expand | None = None, correct: Correct | None = None, held: Held | None = None
+) -> str | None:
+    """What the results page says of a query searched otherwise than typed: words no paper holds left
+    out (`known_terms`), broad prefixes' stand-ins, prefixes left out."""
     notes = {}  # a prefix typed twice is said once
-    for term, instead, kept in _with_stand_ins(parse(text), expand):
+    terms = corrected(text, correct)
+    unheld = [term for term in terms if term not in known_terms(terms, expand, held)]
+    if unheld:
+        words = ", ".join(dict.fromkeys(" ".join(term.words) for term in unheld))
+        notes[f"No paper holds {words}: searched for the papers with every other word first"] = None
+    for term, instead, kept in _with_stand_ins(terms, expand):
         prefix = term.words[-1]
         if not kept:
             notes[f"{prefix}* left out: more than {MAX_PREFIXES} prefixes in one search"] = None

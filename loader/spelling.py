@@ -158,6 +158,11 @@ class Corrections:
         ]
         return "; ".join(said) or None
 
+    def held(self, expression: str) -> bool:
+        """True when a paper matches the FTS5 expression (the search asks for each term of a query,
+        once per search function: cached)."""
+        return _held(self, expression)
+
     def papers_with(self, expression: str, limit: int) -> int:
         """Papers matching an FTS5 expression, counted up to `limit` (a bounded read)."""
         sql = "select count(*) from (select 1 from papers_fts where papers_fts match ? limit ?)"
@@ -345,6 +350,11 @@ def _corrections(corrections: Corrections, text: str) -> dict[str, Correction]:
     return found
 
 
+@lru_cache(maxsize=4096)
+def _held(corrections: Corrections, expression: str) -> bool:
+    return corrections.papers_with(expression, 1) > 0
+
+
 def _context(terms: list[Term], i: int) -> str:
     """The terms beside the `i`th, as an FTS5 expression ('' for none): they choose among words meant."""
     return every_term(terms[max(0, i - 1) : i] + terms[i + 1 : i + 2]) if len(terms) > 1 else ""
@@ -444,16 +454,19 @@ def is_english(word: str) -> bool:
     """True for a word spelt right though the index may lack it, which a corpus would otherwise
     "correct" to one it holds: a word of the lexicon (`english_words`), or one with a common ending
     or `un` added to a lexicon word of four letters or more (`dying`, `catches`, `unlimited`, not
-    `doing`, `matches`, `limited`); or a word of the
+    `doing`, `matches`, `limited`), or an -ing, -ed or -er in place of the `e` of a dictionary word
+    (`smiling`; not `taging`: the lexicon's `tage` is a piece of a word); or a word of the
     dictionary (`dictionary_words`: `loudness`, `tampered`, not `cloudness`, `tamipered`) but for a
     British spelling (`tumour`, `quantisation`): papers mostly write the American one, which FTS5
     stems apart, so that one is meant where the index lacks the British."""
-    lexicon = english_words()
-    bases = {base for base in _bases(word) if base == word or len(base) >= 4}
+    lexicon, dictionary = english_words(), dictionary_words()
+    restored = {word[: -len(end)] + "e" for end in E_ENDINGS if word.endswith(end)}  # checked in the dictionary:
+    bases = {base for base in _bases(word) - restored if base == word or len(base) >= 4}  # the lexicon has `tage`
     return (
         bool(bases & lexicon)
+        or bool(restored & dictionary)
         or word.startswith("un") and word[2:] in lexicon
-        or word in dictionary_words() and _american(word) == word
+        or word in dictionary and _american(word) == word
     )
 
 

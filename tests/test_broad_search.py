@@ -103,21 +103,22 @@ def crowd_with_five_quokkas(tmp_path_factory):
 
 
 async def test_the_some_words_tier_ranks_every_match_of_the_rare_words_instead_of_a_sample(crowd_with_five_quokkas):
-    """`quokkas network zyzzyva`: no paper has every word, 6,000 have some. The sample of the first
-    1,000 matches by id held only some of the five quokka papers; searching the rarest words on their
-    own (quokkas: 5 papers; network: more than the budget) ranks all five first."""
+    """`quokkas network benchmark`: no paper has every word (the quokka papers have no benchmark),
+    6,000 have some. The sample of the first 1,000 matches by id held only some of the five quokka
+    papers; searching the rarest words on their own (quokkas: 5 papers; network and benchmark: more
+    than the budget) ranks all five first."""
     db = crowd_with_five_quokkas
     conn = sqlite3.connect(db)
     quokkas = {pid for (pid,) in conn.execute("select id from papers where title like 'Quokka census %'")}
     [(network,)] = conn.execute("select count(*) from papers_fts where papers_fts match 'network'")
     thousandth = conn.execute(
-        "select rowid from papers_fts where papers_fts match 'quokkas OR network' order by rowid limit 1 offset 999"
+        "select rowid from papers_fts where papers_fts match 'quokkas OR network OR benchmark' order by rowid limit 1 offset 999"
     ).fetchone()[0]
     conn.close()
     assert len(quokkas) == 5 and network == 6000 > RARE_BUDGET
     assert any(pid > thousandth for pid in quokkas), "the sample would have held every quokka paper: no test"
     response = await datasette_instance(db).client.get(
-        "/papers/search.json", params={"q": "quokkas network zyzzyva", "_shape": "array", "mode": "words"}
+        "/papers/search.json", params={"q": "quokkas network benchmark", "_shape": "array", "mode": "words"}
     )
     assert response.status_code == 200
     rows = response.json()
@@ -127,13 +128,15 @@ async def test_the_some_words_tier_ranks_every_match_of_the_rare_words_instead_o
 
 async def test_a_word_no_paper_holds_beside_common_ones_leaves_the_common_words_searched(crowd_with_five_quokkas):
     """`network zyzzyva`: network is in all 6,000 papers, past the budget; zyzzyva in none. The rarest
-    words were zyzzyva alone, which matches nothing, and the tier gave nothing at all."""
+    words of the some-words tier were zyzzyva alone, which matches nothing, and the tier gave nothing
+    at all. Now the papers with every word a paper holds come first: network's."""
     response = await datasette_instance(crowd_with_five_quokkas).client.get(
         "/papers/search.json", params={"q": "network zyzzyva", "_shape": "array", "mode": "words"}
     )
     assert response.status_code == 200
     rows = response.json()
-    assert len(rows) == 50 and all(row["matched"] == 1 and "network" in row["title"].lower() for row in rows)
+    assert len(rows) == 50 and all(row["matched"] == 0 and "network" in row["title"].lower() for row in rows)
+    assert {row["note"] for row in rows} == {"No paper holds zyzzyva: searched for the papers with every other word first."}
 
 
 def crowd_with_titles(folder: Path, abstract: str, titled: list[tuple[str, str]], every: int, offset: int) -> Path:
@@ -190,3 +193,32 @@ async def test_a_broad_compound_query_finds_the_titles_that_write_it_with_a_hyph
     assert [row["title"] for row in response.json()[:5]] == titled  # written shortest first
     response = await site.client.get("/papers/search.json", params={"q": "title:semi-supervised", "_shape": "array", "mode": "words"})
     assert sorted(row["title"] for row in response.json()) == sorted(titled)
+
+
+@pytest.fixture(scope="module")
+def two_common_words(tmp_path_factory):
+    """10,001 papers: 5,001 with `alpha`, 5,001 with `beta`, one (the 5,000th) with both."""
+    from tests.test_related import built_from
+
+    papers = [(f"{'Alpha' if i < 5000 else 'Beta'} study {i}", f"A method for task {i}.") for i in range(10001)]
+    papers[5000] = ("Alpha beta study", "A method for both.")
+    return built_from(tmp_path_factory.mktemp("alpha-beta"), papers)
+
+
+async def test_a_word_no_paper_holds_leaves_every_other_word_required_instead_of_a_sample(two_common_words):
+    """`alpha beta zzzunknown`: no paper has every word, and the some-words tier, each word in more
+    than 5,000 papers, ranked a sample of 1,000 by title, which held the one paper with both words
+    when its id fell among the first 1,000."""
+    conn = sqlite3.connect(two_common_words)
+    both = conn.execute("select id from papers where title = 'Alpha beta study'").fetchone()[0]
+    [(first_thousand,)] = conn.execute(
+        "select count(*) from (select rowid from papers_fts where papers_fts match 'alpha OR beta' order by rowid limit 1000) where rowid = ?",
+        [both],
+    )
+    assert first_thousand == 0, "the paper is in the sample: no test"
+    response = await datasette_instance(two_common_words).client.get(
+        "/papers/search.json", params={"q": "alpha beta zzzunknown", "_shape": "array", "mode": "words"}
+    )
+    rows = response.json()
+    assert rows[0]["title"] == "Alpha beta study" and rows[0]["matched"] == 0
+    assert rows[0]["note"] == "No paper holds zzzunknown: searched for the papers with every other word first."

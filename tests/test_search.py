@@ -209,6 +209,23 @@ def test_the_search_note_names_the_stand_ins_of_a_broad_prefix_and_the_prefixes_
     )
 
 
+def test_words_no_paper_holds_are_left_out_of_every_word_when_a_few_others_are_held():
+    def held(expression: str) -> bool:
+        return expression in {'"pointer"', '"networks"', '"sorting"', '"a1"', '"a2"', '"a3"', '"a4"', '"a5"'}
+
+    assert to_fts_query("pointer netwrks sorting", held=held) == '"pointer" AND "sorting"'
+    assert fts_title("pointer netwrks", held=held) == 'title : "pointer"'
+    assert search_note("pointer netwrks qqqq", held=held) == "No paper holds netwrks, qqqq: searched for the papers with every other word first."
+    # a quoted phrase is required, held or not; nothing held, or nothing missing: as typed
+    assert to_fts_query('"pointer netwrks" sorting qqqq', held=held) == '"pointer netwrks" AND "sorting"'
+    assert to_fts_query("netwrks qqqq", held=held) == '"netwrks" AND "qqqq"'
+    assert to_fts_query("pointer networks", held=held) == '"pointer" AND "networks"'
+    assert search_note("pointer networks", held=held) is None and search_note("netwrks", held=held) is None
+    # more than five words left: a description, searched as typed
+    assert to_fts_query("a1 a2 a3 a4 a5 qqqq", held=held) == '"a1" AND "a2" AND "a3" AND "a4" AND "a5"'
+    assert to_fts_query("a1 a2 a3 a4 a5 pointer qqqq", held=held).endswith('"pointer" AND "qqqq"')
+
+
 def test_a_broad_querys_title_candidates_take_the_stand_ins_of_a_broad_prefix():
     def expand(prefix: str):
         return ("apple", "apply") if prefix == "ap" else None

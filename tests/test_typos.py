@@ -111,6 +111,15 @@ def test_names_and_words_the_corpus_writes_stay_as_typed(papers_db):
     assert corrections.suggestion("regularizer blends") is None
 
 
+def test_an_ending_in_place_of_an_e_makes_a_word_english_only_for_a_dictionary_word(papers_db):
+    """`taging` read as `tage` + -ing, and the lexicon (LLaMA's whole-word tokens) holds `tage`, a piece
+    of German: it was left as typed. The dictionary has no `tage`; the papers write `tagging` (PANNs)."""
+    corrections = of_connection(sqlite3.connect(papers_db))
+    assert "tage" in english_words() and papers_holding(papers_db, r"\btagging\b")
+    assert corrections.suggestion("pre-trained audio taging") == "pre-trained audio tagging"
+    assert corrections.suggestion("smiling") is None  # `smile` is in the dictionary
+
+
 def test_the_single_word_typos_of_the_benchmark_get_the_word_meant(papers_db):
     """bench/relevance/typos.yml, written by hand: each misspelling and the word meant (None: stays)."""
     corrections = of_connection(sqlite3.connect(papers_db))
