@@ -10,7 +10,8 @@ See docs/search.md, section 6, for the rules and what each costs; in short, a ty
 - held by its stem only (`distilation`): the spelling the papers of that stem write (`_stem_held`);
 - written by at most `RARE` papers, in no title, not English, while a word people write one edit
   away is written by `MORE_COMMON` times as many (`seperation`): that word (`_rarer`);
-- two typed words papers write as one and none apart (`hyper networks`): that word (`joined`).
+- two typed words papers write as one and none apart (`hyper networks`): that word (`joined`);
+- a British spelling at most `RARE` papers write, the American one far more (`tumour`): that one.
 
 Never corrected: short words, words with a digit or a capital past the first letter (names), words
 written by more papers or in a title, another form of the same word, English words.
@@ -185,6 +186,9 @@ class Corrections:
         if not MIN_LETTERS <= len(word) <= MAX_LETTERS or not word.isalpha():
             return None
         matches = self.papers_with(f'"{word}"', SURFACE_CHECK)  # by stem: `distilation` finds `distillation`
+        american = self._american_spelling(word, matches)
+        if american:
+            return american
         if matches:
             return self._stem_held(word, matches)
         if is_english(word):
@@ -195,6 +199,16 @@ class Corrections:
             return Correction(word, (ranked[0][0],), tuple(n[0] for n in ranked[1:MAX_MEANT]))
         split = self.speller.split(word)
         return Correction(word, split) if split else None
+
+    def _american_spelling(self, word: str, matches: int) -> Correction | None:
+        """A British spelling (`tumour`, `normalisation`) that at most `RARE` papers write, where
+        `MORE_COMMON` times as many write the American one (at least one for a word none writes):
+        that one, which FTS5 stems apart. The dictionary holds both spellings of many words."""
+        american = _american(word)
+        if american == word or matches > RARE:
+            return None
+        enough = max(1, MORE_COMMON * matches)
+        return Correction(word, (american,)) if self.papers_with(f'"{american}"', enough) >= enough else None
 
     def _words_people_write_near(self, word: str) -> list[tuple[str, int]]:
         """The words one edit from `word` that papers write, commonest first: of the sample or the
@@ -456,9 +470,9 @@ def is_english(word: str) -> bool:
     or `un` added to a lexicon word of four letters or more (`dying`, `catches`, `unlimited`, not
     `doing`, `matches`, `limited`), or an -ing, -ed or -er in place of the `e` of a dictionary word
     (`smiling`; not `taging`: the lexicon's `tage` is a piece of a word); or a word of the
-    dictionary (`dictionary_words`: `loudness`, `tampered`, not `cloudness`, `tamipered`) but for a
-    British spelling (`tumour`, `quantisation`): papers mostly write the American one, which FTS5
-    stems apart, so that one is meant where the index lacks the British."""
+    dictionary (`dictionary_words`: `loudness`, `tampered`, not `cloudness`, `tamipered`). A British
+    spelling the papers write the American way is corrected before this is asked
+    (`Corrections._american_spelling`)."""
     lexicon, dictionary = english_words(), dictionary_words()
     restored = {word[: -len(end)] + "e" for end in E_ENDINGS if word.endswith(end)}  # checked in the dictionary:
     bases = {base for base in _bases(word) - restored if base == word or len(base) >= 4}  # the lexicon has `tage`
@@ -466,13 +480,13 @@ def is_english(word: str) -> bool:
         bool(bases & lexicon)
         or bool(restored & dictionary)
         or word.startswith("un") and word[2:] in lexicon
-        or word in dictionary and _american(word) == word
+        or word in dictionary
     )
 
 
 def _american(word: str) -> str:
-    """The word spelt the American way where its British spelling differs (`normalisation`,
-    `tumour`, `labelled`, `centre`, `analyse`)."""
+    """The word spelt the American way if it has a British ending (`normalisation`, `tumour`,
+    `labelled`, `centre`, `analyse`); a guess (`surprise`: `surprize`) that the index confirms."""
     for pattern, american in BRITISH:
         word = pattern.sub(american, word)
     return word
