@@ -382,8 +382,9 @@ def query_tables(r: dict) -> list[str]:
     """What the queries of one size measured, for the report and for its section of benchmarks.md."""
     return [
         "",
-        f"Load average over the last 5 minutes of queries: {r['load_average']:.1f} on {_cpus()} CPUs "
-        "(above the CPU count, other work shared the machine and every latency below is inflated).",
+        f"Load average over the last 5 minutes of queries: {r['load_average']:.1f} on {_cpus()} CPUs"
+        + (" (above the CPU count: other work shared the machine, and every latency below is inflated)."
+           if r["load_average"] > _cpus() else "."),
         "",
         *class_table(r),
         "",
