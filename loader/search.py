@@ -153,10 +153,11 @@ def known_terms(terms: list[Term], expand: Expand | None, held: Held | None) -> 
     with one of the others, ranks a sample. The papers with all the others are what the visitor
     wants; the page says which words were left out (`search_note`). More words than that are a
     description, whose AND of common words costs up to 250 ms at a million papers and finds none:
-    searched as typed. A quoted phrase is required, held or not."""
+    searched as typed. A quoted phrase is required, held or not; a prefix is kept unasked (asking
+    costs FTS5 the merge of every posting list of its words, what searching it costs)."""
     if held is None:
         return terms
-    kept = [term for term in terms if term.phrase or held(term.fts(expand))]
+    kept = [term for term in terms if term.phrase or term.prefix or held(term.fts(expand))]
     return kept if 0 < len(kept) < len(terms) and len(kept) <= MAX_KNOWN_TERMS else terms
 
 
