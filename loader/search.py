@@ -37,7 +37,7 @@ COLUMNS = ("title", "abstract")
 MATCH_NOTHING = '""'  # an empty phrase: valid FTS5 that matches no row
 MAX_FILTER_YEARS = 200  # years a filter names inside MATCH at most
 MAX_PREFIXES = 3  # prefix terms searched in one query (see `searched`)
-# Words left once those no paper holds are left out, past which they are not (see `known_terms`).
+# Words left once one no paper holds is left out, past which it is not (see `known_terms`).
 MAX_KNOWN_TERMS = 5
 
 # A broad prefix's stand-ins, or None to search it as typed (`loader.prefixes.Prefixes.expansion`).
@@ -147,18 +147,29 @@ def corrected(text: str | None, correct: Correct | None) -> list[Term]:
 
 
 def known_terms(terms: list[Term], expand: Expand | None, held: Held | None) -> list[Term]:
-    """The terms less the unquoted ones no paper holds (`held`), when others are held and at most
-    `MAX_KNOWN_TERMS` of them: a word in no paper (a typo left as typed, `smal`; a name the corpus
-    lacks) would leave no paper with every word, and the some-words tier, among thousands of papers
-    with one of the others, ranks a sample. The papers with all the others are what the visitor
-    wants; the page says which words were left out (`search_note`). More words than that are a
-    description, whose AND of common words costs up to 250 ms at a million papers and finds none:
-    searched as typed. A quoted phrase is required, held or not; a prefix is kept unasked (asking
-    costs FTS5 the merge of every posting list of its words, what searching it costs)."""
+    """The terms less the one unquoted term no paper holds (`held`), when one is and one to
+    `MAX_KNOWN_TERMS` others are left: a word in no paper (a typo left as typed, `smal`; a name the
+    corpus lacks) would leave no paper with every word, and the some-words tier, among thousands of
+    papers with one of the others, ranks a sample. The papers with all the others are what the
+    visitor wants; the page says which word was left out (`search_note`). Two words in no paper, or
+    more words left than that, are another query or a description (whose AND of common words costs
+    up to 250 ms at a million papers and finds none): searched as typed. A quoted phrase is
+    required, held or not; a prefix is kept unasked (asking costs FTS5 the merge of every posting
+    list of its words, what searching it costs)."""
     if held is None:
         return terms
     kept = [term for term in terms if term.phrase or term.prefix or held(term.fts(expand))]
-    return kept if 0 < len(kept) < len(terms) and len(kept) <= MAX_KNOWN_TERMS else terms
+    return kept if len(kept) == len(terms) - 1 and 0 < len(kept) <= MAX_KNOWN_TERMS else terms
+
+
+def words_left_out(
+    text: str | None, expand: Expand | None = None, correct: Correct | None = None, held: Held | None = None
+) -> list[str]:
+    """The words of `text` that "every word" leaves out (`known_terms`): for the page's note, and for
+    the fusion with meaning, which does not take the word ranking for the last word then."""
+    terms = corrected(text, correct)
+    kept = known_terms(terms, expand, held)
+    return list(dict.fromkeys(" ".join(term.words) for term in terms if term not in kept))
 
 
 def every_term(terms: list[Term], expand: Expand | None = None) -> str:
@@ -225,12 +236,9 @@ def search_note(
     """What the results page says of a query searched otherwise than typed: words no paper holds left
     out (`known_terms`), broad prefixes' stand-ins, prefixes left out."""
     notes = {}  # a prefix typed twice is said once
-    terms = corrected(text, correct)
-    unheld = [term for term in terms if term not in known_terms(terms, expand, held)]
-    if unheld:
-        words = ", ".join(dict.fromkeys(" ".join(term.words) for term in unheld))
-        notes[f"No paper holds {words}: searched for the papers with every other word first"] = None
-    for term, instead, kept in _with_stand_ins(terms, expand):
+    for word in words_left_out(text, expand, correct, held):
+        notes[f"No paper holds {word}: searched for the papers with every other word first"] = None
+    for term, instead, kept in _with_stand_ins(parse(text), expand):
         prefix = term.words[-1]
         if not kept:
             notes[f"{prefix}* left out: more than {MAX_PREFIXES} prefixes in one search"] = None

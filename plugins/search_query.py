@@ -1,7 +1,7 @@
 """Register the search functions of `loader.search` and `loader.snippets` on every Datasette connection.
 
 `fts_query`, `fts_any`, `search_note`, `fts_filters`, `exact_phrases`, `match_boost`, `title_score`,
-`fts_snippet`, `spelling_suggestion` and `respelled` are what the `search` saved query calls; see
+`fts_snippet`, `spelling_suggestion`, `respelled` and `words_left_out` are what the `search` saved query calls; see
 `loader/search.py`, `loader/snippets.py` and `loader/spelling.py` for what each does and why.
 """
 
@@ -27,6 +27,7 @@ from loader.search import (
     title_score,
     to_fts_any,
     to_fts_query,
+    words_left_out,
 )
 from loader.snippets import Snippets
 
@@ -56,6 +57,8 @@ def prepare_connection(conn):
     register(conn, "fts_query", 1, partial(to_fts_query, **terms, held=spelling.held))  # words no paper holds left out
     register(conn, "fts_any", 1, partial(to_fts_any, **terms))
     register(conn, "search_note", 1, partial(search_note, **terms, held=spelling.held))
+    left_out = partial(words_left_out, **terms, held=spelling.held)
+    register(conn, "words_left_out", 1, lambda q: len(left_out(q)), stopped=0)
     register(conn, "fts_terms", 1, partial(fts_terms, **terms), stopped="[]")
     register(conn, "fts_required", 1, partial(fts_required, expand=expand))
     register(conn, "fts_title", 1, partial(fts_title, **terms, held=spelling.held))

@@ -90,6 +90,20 @@ async def test_meaning_ranks_by_the_cosine_of_the_stored_vectors(site, papers_db
     assert min(cosines[paper] for paper in returned) >= left_out - 0.0015  # the 50 nearest, ties aside
 
 
+async def test_every_word_but_one_no_paper_holds_is_no_known_item_for_the_fusion(site, papers_db):
+    """`backing vocalist`: no paper writes `vocalist`, so "every word" is `backing`, and `both` took
+    that word ranking as the visitor naming a paper (a paper about distillation came first). With a
+    word left out, words and meaning are blended: the singing voice paper comes first."""
+    conn = sqlite3.connect(papers_db)
+    [(vocalist,)] = conn.execute("select count(*) from papers_fts where papers_fts match 'vocalist'")
+    backing = {title for (title,) in conn.execute("select title from papers where papers.id in (select rowid from papers_fts where papers_fts match 'backing')")}
+    assert vocalist == 0 and backing and SINGING not in backing
+    words = await search(site, "backing vocalist", "words")
+    assert words[0]["title"] in backing and words[0]["note"].startswith("No paper holds vocalist")
+    both = await search(site, "backing vocalist", "both")
+    assert both[0]["title"] == SINGING
+
+
 async def test_nothing_for_a_query_no_paper_has_a_word_of(site):
     for mode in ("words", "meaning", "both"):
         assert await search(site, "zzzznotaword qqqxqq", mode) == []

@@ -215,12 +215,15 @@ def test_words_no_paper_holds_are_left_out_of_every_word_when_a_few_others_are_h
 
     assert to_fts_query("pointer netwrks sorting", held=held) == '"pointer" AND "sorting"'
     assert fts_title("pointer netwrks", held=held) == 'title : "pointer"'
-    assert search_note("pointer netwrks qqqq", held=held) == "No paper holds netwrks, qqqq: searched for the papers with every other word first."
+    assert search_note("pointer netwrks", held=held) == "No paper holds netwrks: searched for the papers with every other word first."
+    # two words no paper holds: another query, as typed
+    assert to_fts_query("pointer netwrks qqqq", held=held) == '"pointer" AND "netwrks" AND "qqqq"'
+    assert search_note("pointer netwrks qqqq", held=held) is None
     # a quoted phrase is required, held or not, and a prefix is not asked about; nothing held, or
     # nothing missing: as typed
     assert to_fts_query('"pointer netwrks" sorting qqqq', held=held) == '"pointer netwrks" AND "sorting"'
     assert to_fts_query("qqq* sorting qqqq", held=held) == '"qqq"* AND "sorting"'
-    assert to_fts_query("netwrks qqqq", held=held) == '"netwrks" AND "qqqq"'
+    assert to_fts_query("netwrks", held=held) == '"netwrks"'
     assert to_fts_query("pointer networks", held=held) == '"pointer" AND "networks"'
     assert search_note("pointer networks", held=held) is None and search_note("netwrks", held=held) is None
     # more than five words left: a description, searched as typed
