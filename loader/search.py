@@ -166,7 +166,7 @@ def words_left_out(
     text: str | None, expand: Expand | None = None, correct: Correct | None = None, held: Held | None = None
 ) -> list[str]:
     """The words of `text` that "every word" leaves out (`known_terms`): for the page's note, and for
-    the fusion with meaning, which does not take the word ranking for the last word then."""
+    the fusion with meaning, which then does not take the word ranking as the visitor naming a paper."""
     terms = corrected(text, correct)
     kept = known_terms(terms, expand, held)
     return list(dict.fromkeys(" ".join(term.words) for term in terms if term not in kept))

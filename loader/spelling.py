@@ -162,7 +162,7 @@ class Corrections:
     def held(self, expression: str) -> bool:
         """True when a paper matches the FTS5 expression (the search asks for each term of a query,
         once per search function: cached)."""
-        return _held(self, expression)
+        return _matches_any(self, expression)
 
     def papers_with(self, expression: str, limit: int) -> int:
         """Papers matching an FTS5 expression, counted up to `limit` (a bounded read)."""
@@ -365,7 +365,7 @@ def _corrections(corrections: Corrections, text: str) -> dict[str, Correction]:
 
 
 @lru_cache(maxsize=4096)
-def _held(corrections: Corrections, expression: str) -> bool:
+def _matches_any(corrections: Corrections, expression: str) -> bool:
     return corrections.papers_with(expression, 1) > 0
 
 
@@ -461,7 +461,12 @@ def _bases(word: str) -> frozenset[str]:
     """The word, and the word less each of `ENDINGS` it has, with the `e` an ending took back in its
     place too (`solver`, `smiling`, `smiled`: `solve`, `smile`)."""
     bases = {word} | {word[: -len(end)] for end in ENDINGS if word.endswith(end)}
-    return frozenset(bases | {word[: -len(end)] + "e" for end in E_ENDINGS if word.endswith(end)})
+    return frozenset(bases | _e_restored(word))
+
+
+def _e_restored(word: str) -> set[str]:
+    """The word with the `e` an ending of `E_ENDINGS` took the place of (`smiling`: `smile`)."""
+    return {word[: -len(end)] + "e" for end in E_ENDINGS if word.endswith(end)}
 
 
 def is_english(word: str) -> bool:
@@ -474,8 +479,8 @@ def is_english(word: str) -> bool:
     spelling the papers write the American way is corrected before this is asked
     (`Corrections._american_spelling`)."""
     lexicon, dictionary = english_words(), dictionary_words()
-    restored = {word[: -len(end)] + "e" for end in E_ENDINGS if word.endswith(end)}  # checked in the dictionary:
-    bases = {base for base in _bases(word) - restored if base == word or len(base) >= 4}  # the lexicon has `tage`
+    restored = _e_restored(word)  # checked in the dictionary: the lexicon has `tage`
+    bases = {base for base in _bases(word) - restored if base == word or len(base) >= 4}
     return (
         bool(bases & lexicon)
         or bool(restored & dictionary)

@@ -54,14 +54,15 @@ def prepare_connection(conn):
     expand = of_database(conn).expansion  # broad prefixes searched as their commonest words
     spelling = corrections(conn)  # typos searched with the words meant
     terms = dict(expand=expand, correct=spelling.alternatives)
-    register(conn, "fts_query", 1, partial(to_fts_query, **terms, held=spelling.held))  # words no paper holds left out
+    known = dict(terms, held=spelling.held)  # "every word" leaves out a word no paper holds
+    register(conn, "fts_query", 1, partial(to_fts_query, **known))
     register(conn, "fts_any", 1, partial(to_fts_any, **terms))
-    register(conn, "search_note", 1, partial(search_note, **terms, held=spelling.held))
-    left_out = partial(words_left_out, **terms, held=spelling.held)
+    register(conn, "search_note", 1, partial(search_note, **known))
+    left_out = partial(words_left_out, **known)
     register(conn, "words_left_out", 1, lambda q: len(left_out(q)), stopped=0)
     register(conn, "fts_terms", 1, partial(fts_terms, **terms), stopped="[]")
     register(conn, "fts_required", 1, partial(fts_required, expand=expand))
-    register(conn, "fts_title", 1, partial(fts_title, **terms, held=spelling.held))
+    register(conn, "fts_title", 1, partial(fts_title, **known))
     register(conn, "fts_filters", 5, filters)
     register(conn, "exact_phrases", 3, exact_phrases)
     # The papers found for a typo are ranked by the words meant.
