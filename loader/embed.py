@@ -31,7 +31,7 @@ import numpy as np
 DIMENSIONS = 256
 WEIGHTS = Path("weights") / "l2_supercat_256.safetensors"
 TOKENIZER = Path("tokenizers") / "l2_supercat_tokenizer_config.json"
-WORD_CACHE = 200_000  # distinct words remembered; a full cache starts again (at 1M papers: ~60 MB)
+WORD_CACHE = 200_000  # distinct words remembered; a full cache starts again (about 20 MB)
 BATCH = 128  # texts summed at once
 
 
@@ -69,7 +69,18 @@ class Embedder:
         self.tokenizer = Tokenizer.from_file(str(tokenizer))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
-        self.cache: dict[str, list[int]] = {}
+        self._forget_words()
+
+    def _forget_words(self) -> None:
+        """The word cache, as arrays: word -> number, and each number's tokens in one pool.
+
+        A dict of token lists cost some 575 bytes a word (115 MB of a parser at 200,000 words);
+        this costs about 100.
+        """
+        self.numbers: dict[str, int] = {}
+        self.firsts = np.zeros(0, dtype=np.int64)  # where each word's tokens start in `pool`
+        self.sizes = np.zeros(0, dtype=np.int64)  # how many tokens each word has
+        self.pool = np.zeros(0, dtype=np.int32)
 
     def vectors(self, texts: list[str]) -> np.ndarray:
         """One unit vector per text; a text without a word gets zeros."""
@@ -79,10 +90,11 @@ class Embedder:
         return out
 
     def _batch(self, texts: list[str]) -> np.ndarray:
-        words = [text.split() for text in texts]
-        ids, bounds = self._token_ids(words)
+        ids, bounds = self._token_ids([text.split() for text in texts])
         matrix = self.matrix
         sums = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        # One small gather a text: a gather of the whole batch's tokens at once is slower
+        # (its tens of megabytes leave the CPU's caches).
         for row, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
             if end > start:
                 sums[row] = matrix[ids[start:end]].sum(axis=0)
@@ -92,33 +104,34 @@ class Embedder:
     def _token_ids(self, texts: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
         """The texts' token ids one after another, and where each text's start (and the last ends).
 
-        Made with numpy from each distinct word's tokens: a Python loop over every token of
+        Made with numpy from each word's cached tokens: a Python loop over every token of
         every text cost three quarters of embedding.
         """
         flat = [word for text in texts for word in text]
-        unique = list(dict.fromkeys(flat))
-        tokens = self._tokens(unique)
-        sizes = np.fromiter((len(tokens[word]) for word in unique), dtype=np.int64, count=len(unique))
-        firsts = np.cumsum(sizes) - sizes
-        pooled = np.fromiter(chain.from_iterable(tokens[word] for word in unique), dtype=np.int64, count=int(sizes.sum()))
-        at = {word: i for i, word in enumerate(unique)}
-        places = np.fromiter(map(at.__getitem__, flat), dtype=np.int64, count=len(flat))
-        counts = sizes[places]  # tokens of each word of each text
+        self._learn(flat)
+        places = np.fromiter(map(self.numbers.__getitem__, flat), dtype=np.int64, count=len(flat))
+        counts = self.sizes[places]  # tokens of each word of each text
         ends = np.cumsum(counts)
-        ids = pooled[np.repeat(firsts[places] - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)]
+        total = int(ends[-1]) if len(ends) else 0
+        ids = self.pool[np.repeat(self.firsts[places] - (ends - counts), counts) + np.arange(total)]
         word_bounds = np.cumsum([0] + [len(text) for text in texts])
         return ids, np.concatenate(([0], ends))[word_bounds]
 
-    def _tokens(self, words: list[str]) -> dict[str, list[int]]:
-        """Each of these distinct words' token ids, tokenising only the words not seen before."""
-        cache = self.cache
-        new = [word for word in words if word not in cache]
-        if len(cache) + len(new) > WORD_CACHE:
-            cache.clear()
-            new = words
-        for word, encoding in zip(new, self.tokenizer.encode_batch(new, add_special_tokens=False)):
-            cache[word] = encoding.ids
-        return cache
+    def _learn(self, words: list[str]) -> None:
+        """Tokenise the words not seen before; a full cache starts again."""
+        new = list(set(words).difference(self.numbers))
+        if not new:
+            return
+        if len(self.numbers) + len(new) > WORD_CACHE:
+            self._forget_words()
+            new = list(set(words))
+        encodings = self.tokenizer.encode_batch(new, add_special_tokens=False)
+        sizes = np.fromiter((len(encoding.ids) for encoding in encodings), dtype=np.int64, count=len(new))
+        tokens = np.fromiter(chain.from_iterable(encoding.ids for encoding in encodings), dtype=np.int32, count=int(sizes.sum()))
+        self.firsts = np.concatenate((self.firsts, len(self.pool) + np.cumsum(sizes) - sizes))
+        self.sizes = np.concatenate((self.sizes, sizes))
+        self.pool = np.concatenate((self.pool, tokens))
+        self.numbers.update(zip(new, range(len(self.numbers), len(self.numbers) + len(new))))
 
 
 @lru_cache(maxsize=1)

@@ -28,7 +28,10 @@ def in_worker(function: Callable[..., Iterator[Any]], *args: Any) -> Iterator[An
     """Yield what `function(*args)` yields, computed in a child process (`function` must be importable)."""
     path = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "loader.worker"]
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path}) as child:
+    # Each worker is one of a build's processes a core: the tokenizer's own threads would only
+    # contend with the others, and their memory arenas cost each worker some 20 MB.
+    env = {**os.environ, "PYTHONPATH": path, "TOKENIZERS_PARALLELISM": "false"}
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env) as child:
         assert child.stdin is not None and child.stdout is not None
         try:
             pickle.dump((function.__module__, function.__qualname__, args), child.stdin)

@@ -60,6 +60,45 @@ def test_a_text_gets_the_same_vector_alone_or_in_any_batch_and_a_text_without_wo
     assert wordllama_vectors(texts[3:4])[0] @ together[3] > 0.999
 
 
+def test_a_full_word_cache_starts_again_without_changing_a_vector(monkeypatch):
+    """The cache of each word's tokens is bounded; texts embedded across its fresh starts get the
+    vectors WordLlama gives them."""
+    from loader import embed
+
+    monkeypatch.setattr(embed, "WORD_CACHE", 12)
+    texts = [
+        "sparse mixture of experts routing",
+        "diffusion models for image synthesis at scale",  # more new words than the cache holds
+        "routing tokens to experts in sparse models",
+        "",
+        "experts experts experts",
+    ]
+    model = embed.Embedder(*embed.model_files())
+    mine = np.vstack([model.vectors([text]) for text in texts] + [model.vectors(texts)])
+    assert len(model.numbers) <= len(set(" ".join(texts).split()))
+    theirs = wordllama_vectors(texts)
+    for i, text in enumerate(texts + texts):
+        if text:
+            assert mine[i] @ theirs[i % len(texts)] > 0.9999
+        else:
+            assert not mine[i].any()
+
+
+def test_the_ids_a_parser_has_embedded_are_a_set():
+    """`SortedIds` keeps a parser's embedded ids in 8 bytes each; it must answer as a set would."""
+    import random
+
+    rng = random.Random(7)
+    ids, expected = vectors_module.SortedIds(), set()
+    for _ in range(300):
+        asked = [rng.randrange(2**53) if rng.random() < 0.1 else rng.randrange(500) for _ in range(rng.randrange(40))]
+        assert ids.lacks(asked).tolist() == [paper not in expected for paper in asked]
+        added = [rng.randrange(500) for _ in range(rng.randrange(30))] + asked[:3]
+        ids.add(added)
+        expected.update(added)
+        assert ids.ids.tolist() == sorted(expected)
+
+
 def test_vectors_cost_at_most_300_bytes_a_paper_in_the_file(tmp_path):
     """On 3,000 papers, so that the table's partly filled last pages weigh nothing."""
     from bench.generate import generate
