@@ -549,6 +549,30 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and every process under it (Linux)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def load_with_cores(servers: list[int], port: int, path: str, seconds: float, first: bool = False) -> dict:
+    """`_load_or_error`, with the cores the servers used meanwhile: on a machine of two cores, one
+    process that uses more than one already bounds what two can gain."""
+    before, started = sum(map(cpu_seconds, servers)), time.perf_counter()
+    measured = _load_or_error(port, path, seconds, first)
+    measured["server_cores"] = (sum(map(cpu_seconds, servers)) - before) / (time.perf_counter() - started)
+    return measured
+
 NGINX_CONF = """
 worker_processes 1;
 daemon off;
@@ -1113,7 +1137,7 @@ def run_size(
             log(f"    {WHOLE_DASHBOARD}: p50 {measured['p50_ms']:.1f} ms, p95 {measured['p95_ms']:.1f} ms, {measured['statuses']}")
         with phase("load: one process"):
             for name, path, first in load_targets:
-                result["load"][name] = _load_or_error(port, path, load_seconds, first)
+                result["load"][name] = load_with_cores([server.pid], port, path, load_seconds, first)
                 log(f"    {name}: {result['load'][name].get('rps', result['load'][name].get('error'))} req/s")
         result["server_peak_rss_mb"] = peak_rss_mb(server.pid)
         if abuse_seconds > 0:
@@ -1135,14 +1159,16 @@ def run_size(
                     ports = [free_port(), free_port()]
                     while ports[0] == ports[1]:
                         ports[1] = free_port()
+                    backends = []
                     for number, p in enumerate(ports):
                         started = stack.enter_context(datasette(db, p, logs, f"datasette-{number + 1}"))
-                        result["servers"].append(started.pid)
+                        backends.append(started.pid)
+                    result["servers"] += backends
                     front = free_port()
                     proxy = stack.enter_context(nginx(ports, front, folder / "nginx"))
                     result["servers"].append(proxy.pid)
                     for name, path, first in load_targets:
-                        through = _load_or_error(front, path, load_seconds, first)
+                        through = load_with_cores(backends, front, path, load_seconds, first)
                         direct = result["load"][name].get("rps")
                         gain = through["rps"] / direct if direct and "rps" in through else None
                         result["scale_out"][name] = {**through, "gain": gain}
@@ -1333,7 +1359,7 @@ def _targets(n: int, r: dict) -> list[str]:
         ("table pages with default facets p95 under 50 ms (repeated request)", f"worst {repeated_p95:.0f} ms", repeated_p95 < 50),
         (
             "nginx → 2 processes at least 2× one process (search and table page)",
-            ", ".join(f"{name} {_f(gain, 2)}×" for name, gain in gains.items()) or "not run",
+            ", ".join(f"{name} {_f(gain, 2)}×{_cores(r, name)}" for name, gain in gains.items()) or "not run",
             bool(gains) and all(gain is not None and gain >= 2 for gain in gains.values()),
         ),
         ("every dashboard chart's data p95 under 300 ms", f"worst {chart_p95:.0f} ms", chart_p95 < 300),
@@ -1420,28 +1446,30 @@ def _render_size(n: int, r: dict) -> list[str]:
         "",
         f"`wrk -t{LOAD_THREADS} -c{LOAD_CONNECTIONS} --timeout={WRK_TIMEOUT}s --latency` (or the Python fallback) "
         "on loopback; wrk, nginx and the servers share the same CPUs. The gain is nginx → 2 processes over "
-        "1 process direct, same URL.",
+        "1 process direct, same URL. Server cores: the CPU time the server processes used during the run, "
+        "over its length (`cpu_seconds`): one process whose SQL threads already keep more than one core "
+        "busy leaves two processes less than twice the CPU to gain from.",
         "",
-        "| target | via | req/s | p50 ms | p99 ms | requests | non-2xx | socket errors (timeouts) | gain |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| target | via | req/s | p50 ms | p99 ms | requests | non-2xx | socket errors (timeouts) | server cores | gain |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, l in r["load"].items():
         if "error" in l:
-            lines.append(f"| {name} | 1 process direct | | | | | | | {l['error']} |")
+            lines.append(f"| {name} | 1 process direct | | | | | | | | {l['error']} |")
             continue
         lines.append(
-            f"| {name} | 1 process direct | {_f(l['rps'])} | {_f(l['p50_ms'])} | {_f(l['p99_ms'])} | {l['requests']:,} | {l['non_2xx']} | {l['socket_errors']} ({l['timeouts']}) | |"
+            f"| {name} | 1 process direct | {_f(l['rps'])} | {_f(l['p50_ms'])} | {_f(l['p99_ms'])} | {l['requests']:,} | {l['non_2xx']} | {l['socket_errors']} ({l['timeouts']}) | {_f(l.get('server_cores'), 2)} | |"
         )
     scale = r["scale_out"]
     if "error" in scale or "skipped" in scale:
-        lines.append(f"| scale-out | nginx | | | | | | | {scale.get('error') or scale.get('skipped')} |")
+        lines.append(f"| scale-out | nginx | | | | | | | | {scale.get('error') or scale.get('skipped')} |")
     else:
         for name, l in scale.items():
             if "error" in l:
-                lines.append(f"| {name} | nginx → 2 processes | | | | | | | {l['error']} |")
+                lines.append(f"| {name} | nginx → 2 processes | | | | | | | | {l['error']} |")
                 continue
             lines.append(
-                f"| {name} | nginx → 2 processes | {_f(l['rps'])} | {_f(l['p50_ms'])} | {_f(l['p99_ms'])} | {l['requests']:,} | {l['non_2xx']} | {l['socket_errors']} ({l['timeouts']}) | {_f(l['gain'], 2)}× |"
+                f"| {name} | nginx → 2 processes | {_f(l['rps'])} | {_f(l['p50_ms'])} | {_f(l['p99_ms'])} | {l['requests']:,} | {l['non_2xx']} | {l['socket_errors']} ({l['timeouts']}) | {_f(l.get('server_cores'), 2)} | {_f(l['gain'], 2)}× |"
             )
     lines += _render_abuse(n, r.get("abuse"))
     lines += [
@@ -1451,6 +1479,12 @@ def _render_size(n: int, r: dict) -> list[str]:
     ]
     return lines
 
+
+
+def _cores(r: dict, name: str) -> str:
+    """The cores one process and the two behind nginx used for a load target, when measured."""
+    one, two = r["load"].get(name, {}).get("server_cores"), r["scale_out"].get(name, {}).get("server_cores")
+    return f" (cores used: one process {one:.2f}, two {two:.2f})" if one and two else ""
 
 def _phases(phases: dict[str, float]) -> str:
     return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())

@@ -61,8 +61,11 @@ PARALLEL_BYTES = 8 << 20
 # Child processes that compute rows while this one writes: on 2 cores, two
 # parsers and the writer keep both busy (the writer needs a third of the time).
 PARSERS = 2
-# SQLite's page cache for a build, in KiB: enough for the inner pages of every b-tree at a
-# million papers, so rows arriving in id (= hash) order do not read them again and again.
+# SQLite's page cache for a build, in KiB: while the parsers run, enough for the inner pages of
+# every b-tree at a million papers (about 20 MB), so rows arriving in id (= hash) order do not read
+# them again and again; then more, for the indexes and the full-text index made from the tables
+# (the parsers' memory is free by then: the build's peak is while they run).
+LOAD_CACHE_KB = 64 << 10
 CACHE_KB = 128 << 10
 
 
@@ -254,7 +257,7 @@ def _build_locked(
         db = sqlite_utils.Database(work_path)
         db.execute("pragma journal_mode = off")  # the work file is thrown away on failure
         db.execute("pragma synchronous = off")  # and fsynced once, at the end
-        db.execute(f"pragma cache_size = -{CACHE_KB}")
+        db.execute(f"pragma cache_size = -{LOAD_CACHE_KB}")
         version = schema_version(db.conn)
         create_schema(db, indexes=not bulk)
         if 0 < version < 3:  # made before dumps.max_explicit_year was stored
@@ -276,6 +279,7 @@ def _build_locked(
                 parallel = sum(dump.size for dump in work_plan.to_load) >= PARALLEL_BYTES
             # A load into an empty database touches every paper: no need to list them.
             touched, unembedded, warnings = _load_dumps(db, work_plan, progress, parallel, bulk, db_path)
+            db.execute(f"pragma cache_size = -{CACHE_KB}")
             # Vectors the parsers did not make (see loader/vectors.py): among the papers this load
             # wrote, or every paper's for a database made before vectors.
             fill_missing_vectors(db.conn, None if 0 < version < VECTORS_SINCE else touched | unembedded)

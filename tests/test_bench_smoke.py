@@ -143,11 +143,14 @@ def test_load_and_scale_out(results):
         assert run_["rps"] > 0 and run_["requests"] > 0, name
         assert run_["non_2xx"] == 0 and run_["socket_errors"] == 0, name
         assert run_["tool"] == "wrk" if with_wrk else run_["tool"].startswith("python"), (name, run_["tool"])
+        # The server's own CPU time while it answered, read from /proc, tree included: no more cores than the machine has.
+        assert 0 < run_["server_cores"] <= os.cpu_count() * 1.1, (name, run_["server_cores"])
     if tool_needed(shutil.which("nginx") is not None, "nginx"):
         assert "error" not in size["scale_out"] and "skipped" not in size["scale_out"], size["scale_out"]
         assert set(size["scale_out"]) == set(size["load"])
         for name, run_ in size["scale_out"].items():
             assert run_["rps"] > 0 and run_["non_2xx"] == 0 and number(run_["gain"]), name
+            assert 0 < run_["server_cores"] <= os.cpu_count() * 1.1, (name, run_["server_cores"])
     else:
         assert "skipped" in size["scale_out"]
     for pid in size["servers"]:  # every server and nginx was stopped
