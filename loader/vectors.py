@@ -55,7 +55,7 @@ class SortedIds:
     def __init__(self) -> None:
         self.ids = np.zeros(0, dtype=np.int64)
 
-    def lacks(self, ids: list[int]) -> np.ndarray:
+    def lacks(self, ids: list[int] | np.ndarray) -> np.ndarray:
         """For each of `ids`, whether the set lacks it."""
         wanted = np.array(ids, dtype=np.int64)
         places = np.searchsorted(self.ids, wanted)
@@ -65,7 +65,7 @@ class SortedIds:
 
     def add(self, ids: list[int]) -> None:
         new = np.unique(np.array(ids, dtype=np.int64))
-        new = new[self.lacks(new.tolist())]
+        new = new[self.lacks(new)]
         self.ids = np.insert(self.ids, np.searchsorted(self.ids, new), new)
 
 
