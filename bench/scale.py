@@ -549,7 +549,6 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by a process and every process under it (Linux)."""
     total, pending = 0.0, [pid]
@@ -572,6 +571,7 @@ def load_with_cores(servers: list[int], port: int, path: str, seconds: float, fi
     measured = _load_or_error(port, path, seconds, first)
     measured["server_cores"] = (sum(map(cpu_seconds, servers)) - before) / (time.perf_counter() - started)
     return measured
+
 
 NGINX_CONF = """
 worker_processes 1;
@@ -1480,11 +1480,11 @@ def _render_size(n: int, r: dict) -> list[str]:
     return lines
 
 
-
 def _cores(r: dict, name: str) -> str:
     """The cores one process and the two behind nginx used for a load target, when measured."""
     one, two = r["load"].get(name, {}).get("server_cores"), r["scale_out"].get(name, {}).get("server_cores")
     return f" (cores used: one process {one:.2f}, two {two:.2f})" if one and two else ""
+
 
 def _phases(phases: dict[str, float]) -> str:
     return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())
