@@ -31,7 +31,7 @@ from collections import defaultdict
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import yaml
 from datasette.utils import escape_fts
@@ -227,17 +227,22 @@ def peer_scores(db: Path, queries: list[Query]) -> tuple[dict[str, Scores], str]
     """Tantivy's scores per class over the papers of `db`, and a line on its index."""
     from bench.relevance.peer import build_index  # imported here: only the peer needs tantivy
 
-    scores: dict[str, Scores] = defaultdict(Scores)
     with build_index(db) as index:
-        for query in queries:
-            ranking = index.titles(query.q, DEPTH)
-            for kind in groups(query):
-                scores[kind].add(ranking, query.expected)
+        scores = scored((query, index.titles(query.q, DEPTH)) for query in queries)
         line = (
             f"Tantivy index of the same {index.papers} papers: built in {index.seconds:.2f} s, "
             f"{index.size_bytes() / 1e6:.2f} MB."
         )
-    return dict(scores), line
+    return scores, line
+
+
+def scored(rankings: Iterable[tuple[Query, list[str]]]) -> dict[str, Scores]:
+    """Each query's ranking scored in every row it counts in (`groups`)."""
+    scores: dict[str, Scores] = defaultdict(Scores)
+    for query, ranking in rankings:
+        for kind in groups(query):
+            scores[kind].add(ranking, query.expected)
+    return dict(scores)
 
 
 def replace_between(path: Path, start_marker: str, end_marker: str, content: str) -> None:
@@ -253,11 +258,7 @@ async def by_mode(db: Path) -> dict[str, dict[str, Scores]]:
     site = datasette_instance(db)
     scores: dict[str, dict[str, Scores]] = {}
     for mode in MODES:
-        scores[mode] = defaultdict(Scores)
-        for query in queries:
-            ranking = await our_search(site, query.q, mode)
-            for kind in groups(query):
-                scores[mode][kind].add(ranking, query.expected)
+        scores[mode] = scored([(query, await our_search(site, query.q, mode)) for query in queries])
     return scores
 
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 import sqlite3
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from bench.relevance.evaluate import Scores, groups, load_judgements
+from bench.relevance.evaluate import DEPTH, Scores, load_judgements, scored
 from loader.embed import embedder, package_files
 
 FILES = ("model.safetensors", "tokenizer.json")
@@ -85,15 +85,14 @@ class MiniLM:
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
 
-def ranked_scores(vectors, titles: list[str], paper_vectors: np.ndarray) -> dict[str, Scores]:
+def ranked_scores(vectors: Callable[[list[str]], np.ndarray], titles: list[str], paper_vectors: np.ndarray) -> dict[str, Scores]:
     """Each judged class scored with papers ranked by cosine to the query's vector alone."""
     queries, _ = load_judgements()
-    scores: dict[str, Scores] = defaultdict(Scores)
-    for query in queries:
-        order = np.argsort(-(paper_vectors @ vectors([query.q])[0]))[:10]
-        for kind in groups(query):
-            scores[kind].add([titles[i] for i in order], query.expected)
-    return scores
+
+    def ranking(q: str) -> list[str]:
+        return [titles[i] for i in np.argsort(-(paper_vectors @ vectors([q])[0]))[:DEPTH]]
+
+    return scored((query, ranking(query.q)) for query in queries)
 
 
 def main(db: str) -> None:
