@@ -11,6 +11,7 @@ See docs/search.md, section 6, for the rules and what each costs; in short, a ty
 - written by at most `RARE` papers, in no title, not English, while a word people write one edit
   away is written by `MORE_COMMON` times as many (`seperation`): that word (`_rarer`);
 - two typed words papers write as one and none apart (`hyper networks`): that word (`joined`);
+  when papers write both (`auto encoder`, `autoencoder`), the one word is searched too, not offered;
 - a British spelling at most `RARE` papers write, the American one far more (`tumour`): that one.
 
 Never corrected: short words, words with a digit or a capital past the first letter (names), words
@@ -75,6 +76,7 @@ class Correction:
     typed: str  # as the visitor typed it
     meant: tuple[str, ...]  # the word meant: one word, or two for a word that was two
     others: tuple[str, ...] = ()  # other words it may mean, searched too (the suggestion shows `meant`)
+    offered: bool = True  # False for a second spelling papers write too: searched, not "did you mean"
 
 
 class Speller:
@@ -146,7 +148,11 @@ class Corrections:
 
     def suggestion_parts(self, text: str | None) -> list[tuple[str, bool]]:
         """The suggested query as (text, corrected) pieces, for marking the corrected words; [] if none."""
-        return _pieces(text or "", self.of(text))
+        return _pieces(text or "", self.offered(text))
+
+    def offered(self, text: str | None) -> dict[str, Correction]:
+        """The corrections the suggestion shows: not a second spelling of a word (`auto encoder`)."""
+        return {typed: c for typed, c in self.of(text).items() if c.offered}
 
     def respelled(self, text: str | None, title: str | None, abstract: str | None) -> str | None:
         """For a paper found: "<meant> for <typed>" for each searched correction whose word meant it holds
@@ -330,15 +336,20 @@ class Corrections:
 
     def joined(self, first: str, second: str) -> Correction | None:
         """Two typed words that papers write as one (`hyper networks`): when no paper writes them apart,
-        or at most `RARE` do and the one word is `MORE_COMMON` times as common in the sample; else None.
-        A word the sample lacks counts if the index holds it (at a million papers `hypernetworks`)."""
-        together = first + second
+        or at most `RARE` do and the one word is `MORE_COMMON` times as common in the sample, that word,
+        offered. A word the sample lacks counts if the index holds it (at a million papers
+        `hypernetworks`). When more write them apart, and more than `RARE` papers write the one word
+        people write (`auto encoder`, `autoencoder`): the same word spelt two ways, both searched and
+        neither offered. Else None."""
+        together, typed = first + second, f"{first} {second}"
         if together not in self.speller.counts and not self.papers_with(f'"{together}"', 1):
             return None
         apart = self.papers_with(f'"{first} {second}"', KNOWN_LIMIT)
-        if apart > RARE or apart and self.speller.expected_papers(together) < MORE_COMMON * apart:
-            return None
-        return Correction(f"{first} {second}", (together,))
+        if apart <= RARE and (not apart or self.speller.expected_papers(together) >= MORE_COMMON * apart):
+            return Correction(typed, (together,))
+        if self.speller.knows(together) and self.papers_with(f'"{together}"', KNOWN_LIMIT) > RARE:
+            return Correction(typed, (together,), offered=False)
+        return None
 
 
 @lru_cache(maxsize=512)
@@ -391,7 +402,7 @@ def _compound_correction(corrections: Corrections, term: Term, context: str) -> 
 @lru_cache(maxsize=512)
 def _suggestion(corrections: Corrections, text: str) -> str | None:
     """Cached: `match_boost` and `title_score` ask once per candidate paper."""
-    parts = _pieces(text, corrections.of(text))
+    parts = _pieces(text, corrections.offered(text))
     return " ".join(part for part, _ in parts) if parts else None
 
 

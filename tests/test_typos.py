@@ -283,3 +283,52 @@ async def test_an_english_word_no_paper_writes_is_not_corrected_into_one_they_do
     assert corrections.suggestion("tumour") == "tumor"
     rows = await search(datasette_instance(db), "loudness of the sky")
     assert rows and {row["suggestion"] for row in rows} == {None}
+
+
+@pytest.fixture(scope="module")
+def both_spellings(tmp_path_factory):
+    """6,000 papers about networks; 20 write `auto encoder` apart and 21 `autoencoder` (one of them the
+    paper a visitor looks for), all among the 5,000 lowest ids that the sample of words counts; two
+    write `networkstudy`, a slip of two words every paper writes apart."""
+    from tests.test_related import built_from
+
+    papers = [(f"Network study number {i}", f"A network for task {i} on benchmark {i % 97}.") for i in range(6000)]
+    for i in range(10, 30):
+        papers[i] = (f"An auto encoder for task {i}", f"We train an auto encoder on benchmark {i}.")
+    for i in range(30, 50):
+        papers[i] = (f"Autoencoder number {i}", f"An autoencoder for task {i}.")
+    papers[50] = ("Deep clustering with a convolutional autoencoder", "Images are clustered by the relative entropy of their codes.")
+    papers[51] = ("An auto tuned encoder", "Convolutional clustering of images, tuned by relative entropy.")
+    papers[60] = ("Network study in one word", "A networkstudy of task 60.")
+    papers[61] = ("Network study run together", "Another networkstudy.")
+    return built_from(tmp_path_factory.mktemp("both"), papers)
+
+
+async def test_two_words_papers_also_write_as_one_are_searched_both_ways_and_not_offered(both_spellings):
+    """At a million papers `convolutional auto encoder clustering relative entropy` missed its paper,
+    which writes `autoencoder`: 2,664 papers of the crowd write `auto encoder` apart, so the two words
+    were not joined, and the paper lacked two of the words."""
+    db = both_spellings
+    site = datasette_instance(db)
+    both_words = papers_holding(db, r"\bauto\b") & papers_holding(db, r"\bencoder\b")
+    either = both_words | papers_holding(db, r"\bautoencoder\b")
+    assert len(either) == 42
+    rows = await search(site, "auto encoder")
+    assert {row["title"] for row in rows} == either
+    assert {row["why"] for row in rows} == {"every word"}
+    assert {row["suggestion"] for row in rows} == {None}  # both are spelt right: no "did you mean"
+    joined = papers_holding(db, r"\bautoencoder\b")
+    for row in rows:  # the card says why a paper without the typed words was found
+        assert row["respelled"] == ("autoencoder for auto encoder" if row["title"] in joined else None), row["title"]
+    rows = await search(site, "convolutional auto encoder clustering relative entropy")
+    by_title = {row["title"]: row for row in rows}
+    assert by_title["Deep clustering with a convolutional autoencoder"]["why"] == "every word"
+    response = await site.client.get("/papers/search", params={"q": "auto encoder", "mode": "words"})
+    assert response.status_code == 200 and 'class="did-you-mean"' not in response.text
+
+
+def test_a_joined_word_only_a_few_papers_write_is_no_second_spelling(both_spellings):
+    conn = sqlite3.connect(both_spellings)
+    assert conn.execute("select count(*) from papers where abstract like '%networkstudy%'").fetchone() == (2,)
+    assert of_connection(conn).of("network study") == {}
+    assert to_fts_query("network study", correct=of_connection(conn).alternatives) == to_fts_query("network study")
