@@ -313,11 +313,11 @@ def floor_build(folder: str, target: str) -> dict:
     Returns the papers and the seconds of each phase."""
     from multiprocessing import get_context
 
-    from loader.schema import FTS_TOKENIZE, fts_rebuild_options
+    from loader.schema import FTS_TOKENIZE, PAGE_SIZE, fts_rebuild_options
 
     Path(target).unlink(missing_ok=True)
     conn = sqlite3.connect(target, isolation_level=None)
-    for pragma in ("journal_mode = off", "synchronous = off", "cache_size = -131072"):
+    for pragma in (f"page_size = {PAGE_SIZE}", "journal_mode = off", "synchronous = off", "cache_size = -131072"):
         conn.execute(f"pragma {pragma}")
     conn.execute("create table papers (id integer primary key, title text, abstract text, search_terms text)")
     phases, started = {}, time.perf_counter()

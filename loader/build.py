@@ -41,6 +41,7 @@ from .schema import (
     FTS_TABLES,
     LINKS,
     PAPER_VECTORS,
+    PAGE_SIZE,
     SCHEMA_VERSION,
     SUMMARIES_SINCE,
     VECTORS_SINCE,
@@ -255,6 +256,7 @@ def _build_locked(
         # A standby generation may lack more than the published file does.
         work_plan = plan if bulk else plan_build(recorded_dumps(work_path), dumps)
         db = sqlite_utils.Database(work_path)
+        db.execute(f"pragma page_size = {PAGE_SIZE}")  # a new file only: before its first table
         db.execute("pragma journal_mode = off")  # the work file is thrown away on failure
         db.execute("pragma synchronous = off")  # and fsynced once, at the end
         db.execute(f"pragma cache_size = -{LOAD_CACHE_KB}")

@@ -208,3 +208,20 @@ def test_small_builds_after_a_rebuild_leave_its_index_alone(tmp_path, monkeypatc
         now = segments()["papers_fts"]
         assert rebuilt.items() <= now.items(), (n, now)
     assert len(now) > 1  # the small builds wrote segments of their own
+
+
+def test_a_new_database_has_16_kb_pages_and_an_older_one_keeps_its_own(tmp_path, monkeypatch):
+    """16 KB pages make the build's scans of `papers` a quarter of the reads (`loader.schema.PAGE_SIZE`);
+    a database made with 4 KB pages is brought up to date as it is, to the same papers."""
+    new = tmp_path / "new.db"
+    build(new, DUMPS)
+    assert one(new, "pragma page_size") == (16384,)
+    older = tmp_path / "older.db"
+    monkeypatch.setattr("loader.build.PAGE_SIZE", 4096)
+    build(older, DUMPS[:-1])
+    monkeypatch.undo()
+    build(older, DUMPS)
+    assert one(older, "pragma page_size") == (4096,)
+    papers = "select id, title, abstract, appearances, latest_upvotes from papers order by id"
+    assert rows(older, papers) == rows(new, papers) and len(rows(new, papers)) == 255
+    assert one(older, "pragma integrity_check") == ("ok",)
