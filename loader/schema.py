@@ -302,7 +302,8 @@ FTS_MERGE = (("automerge", 0), ("crisismerge", 64))
 # Bytes a page, for a database made from scratch (an existing one keeps its own): each index the
 # build creates, its FTS5 rebuild and its derived columns read the whole `papers` table, a page at
 # a time, through a read from the file; 16 KB pages read it in a quarter of the reads. At a million
-# papers the nine indexes of `papers` took 23 s instead of 40 to 51 s, in a file 11% smaller.
+# papers the nine indexes of `papers` took 23 s instead of 40 to 51 s, and the build and its file
+# were some 5% faster and smaller (docs/benchmarks.md, "16 KB pages").
 PAGE_SIZE = 16384
 
 

@@ -344,7 +344,7 @@ class Corrections:
         together, typed = first + second, f"{first} {second}"
         if together not in self.speller.counts and not self.papers_with(f'"{together}"', 1):
             return None
-        apart = self.papers_with(f'"{first} {second}"', KNOWN_LIMIT)
+        apart = self.papers_with(f'"{typed}"', KNOWN_LIMIT)
         if apart <= RARE and (not apart or self.speller.expected_papers(together) >= MORE_COMMON * apart):
             return Correction(typed, (together,))
         if self.speller.knows(together) and self.papers_with(f'"{together}"', KNOWN_LIMIT) > RARE:
