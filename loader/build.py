@@ -53,7 +53,7 @@ from .schema import (
     rebuild_fts,
     schema_version,
 )
-from .vectors import fill_missing_vectors, outdated_by, rows_with_vectors, vectors_table, write_vectors
+from .vectors import VectorWriter, fill_missing_vectors, outdated_by, rows_with_vectors, vectors_table
 from .worker import in_worker
 
 Progress = Callable[[int], None]
@@ -562,10 +562,10 @@ def _repeats(db: sqlite_utils.Database, dump: DumpFile) -> list[str]:
     return [f"{dump.path}: {quoted(title)} is listed more than once (positions {positions})" for title, positions in rows]
 
 
-def _write_rows(db: sqlite_utils.Database, rows: Rows, vectors: str) -> tuple[set[int], set[int]]:
+def _write_rows(db: sqlite_utils.Database, rows: Rows, vectors: VectorWriter) -> tuple[set[int], set[int]]:
     """Write one batch; a paper already known gets its text replaced only when the text changed.
 
-    Its vectors go to the table `vectors`. Returns the ids of its papers, and of those whose
+    Its vectors go to `vectors`. Returns the ids of its papers, and of those whose
     stored vector it made outdated (dropped).
     """
     conn = db.conn
@@ -586,8 +586,8 @@ def _write_rows(db: sqlite_utils.Database, rows: Rows, vectors: str) -> tuple[se
         list(rows.repos.values()),
     )
     conn.executemany("insert or replace into links values (?, ?, ?, ?, ?, ?, ?, ?)", rows.links)
-    write_vectors(conn, rows.vectors, vectors)
-    conn.executemany(f"delete from {vectors} where paper_id = ?", [(paper,) for paper in outdated])
+    vectors.write(rows.vectors)
+    vectors.drop(outdated)
     return {row[0] for row in rows.papers}, outdated
 
 

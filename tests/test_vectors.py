@@ -17,6 +17,7 @@ from loader.build import build
 from loader.embed import embedder, from_int8, to_int8
 from loader.parser import parse_file
 from loader.records import paper_id
+from tests.conftest import DUMPS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,6 +159,24 @@ def vectors_match_texts(db: Path) -> bool:
         np.abs(np.frombuffer(vectors[i], np.int8).astype(int) - np.frombuffer(e, np.int8)).max() <= 1
         for i, e in zip(ids, expected)
     )
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_build_from_scratch_stores_the_vector_of_each_papers_last_text(tmp_path, parallel):
+    """A paper listed with one abstract, then another: the last text loaded is stored, and its
+    vector with it. One parser embeds the first text and later drops that vector (outdated);
+    two parsers each embed one text, and the second's must win."""
+    source = DUMPS[0].read_text(encoding="utf-8")
+    entry = parse_file(str(DUMPS[0]))[1][0]
+    revised = source.replace(entry.abstract, entry.abstract + " Revised.")
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    (folder / "a.txt").write_text(source, encoding="utf-8")
+    (folder / "b.txt").write_text(revised, encoding="utf-8")
+    db = tmp_path / "papers.db"
+    build(db, [folder], parallel=parallel)
+    assert texts(db)[paper_id(entry.title)] == (entry.title, entry.abstract + " Revised.")
+    assert vectors_match_texts(db)
 
 
 def test_a_database_made_before_vectors_gets_every_paper_vector_on_the_next_build(tmp_path, data_copy, papers_db):
