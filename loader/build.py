@@ -209,6 +209,7 @@ def build(
     check: bool = False,
     wait: bool = True,
     on_wait: OnWait | None = None,
+    vectors: bool = True,
 ) -> Summary:
     """Bring `db_path` up to date with the dumps; see the module docstring for the guarantees.
 
@@ -217,11 +218,13 @@ def build(
     runs SQLite's and FTS5's integrity checks before the file is published.
     One build at a time: another build of the same file is waited for (`on_wait`
     hears once whom for), or with `wait=False` refused (`loader.lock.Locked`).
+    `vectors=False` embeds nothing (a stored vector whose text changes is still dropped): how
+    bench/scale.py measures a build less its embedding.
     """
     with _one_line_os_errors(db_path), build_lock(db_path, wait=wait, on_wait=on_wait):
         started = time.perf_counter()  # a build's time, not the time it waited for another
         remove_leftovers(db_path)
-        summary = _build_locked(db_path, dump_paths, rebuild, overrides or {}, progress, parallel, check)
+        summary = _build_locked(db_path, dump_paths, rebuild, overrides or {}, progress, parallel, check, vectors)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -234,6 +237,7 @@ def _build_locked(
     progress: Progress | None,
     parallel: bool | None,
     check: bool,
+    vectors: bool,
 ) -> Summary:
     """The build, once it holds the lock: it plans against the database as it is now."""
     notices = []
@@ -280,11 +284,12 @@ def _build_locked(
             if parallel is None:
                 parallel = sum(dump.size for dump in work_plan.to_load) >= PARALLEL_BYTES
             # A load into an empty database touches every paper: no need to list them.
-            touched, unembedded, warnings = _load_dumps(db, work_plan, progress, parallel, bulk, db_path)
+            touched, unembedded, warnings = _load_dumps(db, work_plan, progress, parallel, bulk, db_path, vectors)
             db.execute(f"pragma cache_size = -{CACHE_KB}")
             # Vectors the parsers did not make (see loader/vectors.py): among the papers this load
             # wrote, or every paper's for a database made before vectors.
-            fill_missing_vectors(db.conn, None if 0 < version < VECTORS_SINCE else touched | unembedded)
+            if vectors:
+                fill_missing_vectors(db.conn, None if 0 < version < VECTORS_SINCE else touched | unembedded)
             if bulk:
                 create_indexes(db, (APPEARANCES, LINKS))  # what refreshing the papers looks up
             touched |= _update_captures(db, overrides, track=not bulk)
@@ -498,13 +503,13 @@ def open_elsewhere(path: Path) -> bool:
 
 
 def _load_dumps(
-    db: sqlite_utils.Database, plan: Plan, progress: Progress | None, parallel: bool, bulk: bool, published: Path
+    db: sqlite_utils.Database, plan: Plan, progress: Progress | None, parallel: bool, bulk: bool, published: Path, embed: bool
 ) -> tuple[set[int], set[int], dict[str, list[str]]]:
     """Stream each new or changed dump into the tables.
 
     Returns the ids of papers touched (not tracked in a `bulk` load), of papers whose vector a
     later batch made outdated, and the warnings by dump. Not `bulk`, the papers `published`
-    holds unchanged with their vectors are not embedded again.
+    holds unchanged with their vectors are not embedded again; not `embed`, none is.
     """
     track = not bulk
     unembedded: set[int] = set()
@@ -516,10 +521,13 @@ def _load_dumps(
     dumps = {dump.name: dump for dump in plan.to_load}
     sources = [(dump.path, dump.name) for dump in plan.to_load]
     done = 0
-    with vectors_table(db.conn, bulk) as vectors, closing(_rows(sources, parallel, None if bulk else published)) as parts:
+    rows = _rows(sources, parallel, None if bulk else published, embed)
+    # A bulk load that embeds nothing stores no vector that a later text could make outdated.
+    may_outdate = embed or not bulk
+    with vectors_table(db.conn, bulk) as vectors, closing(rows) as parts:
         for name, part in parts:
             if isinstance(part, Rows):
-                ids, outdated = _write_rows(db, part, vectors)
+                ids, outdated = _write_rows(db, part, vectors, may_outdate)
                 if track:
                     touched |= ids
                 unembedded |= outdated
@@ -534,14 +542,14 @@ def _load_dumps(
 
 
 def _rows(
-    sources: list[tuple[Path, str]], parallel: bool, published: Path | None
+    sources: list[tuple[Path, str]], parallel: bool, published: Path | None, embed: bool
 ) -> Iterator[tuple[str, Rows | DumpDone]]:
     """The dumps' rows and vectors, computed here or shared between `PARSERS` child processes."""
     known = str(published) if published else None
     if not parallel:
-        yield from rows_with_vectors(sources, (0, 1), known)
+        yield from rows_with_vectors(sources, (0, 1), known, embed)
         return
-    shares = [in_worker(rows_with_vectors, sources, (k, PARSERS), known) for k in range(PARSERS)]
+    shares = [in_worker(rows_with_vectors, sources, (k, PARSERS), known, embed) for k in range(PARSERS)]
     try:
         yield from interleave(shares, len(sources))
     finally:
@@ -562,14 +570,16 @@ def _repeats(db: sqlite_utils.Database, dump: DumpFile) -> list[str]:
     return [f"{dump.path}: {quoted(title)} is listed more than once (positions {positions})" for title, positions in rows]
 
 
-def _write_rows(db: sqlite_utils.Database, rows: Rows, vectors: VectorWriter) -> tuple[set[int], set[int]]:
+def _write_rows(
+    db: sqlite_utils.Database, rows: Rows, vectors: VectorWriter, may_outdate: bool
+) -> tuple[set[int], set[int]]:
     """Write one batch; a paper already known gets its text replaced only when the text changed.
 
     Its vectors go to `vectors`. Returns the ids of its papers, and of those whose
     stored vector it made outdated (dropped).
     """
     conn = db.conn
-    outdated = outdated_by(conn, rows)
+    outdated = outdated_by(conn, rows) if may_outdate else set()
     conn.executemany(
         """insert into papers (id, title, abstract, title_key, search_terms, appearances, code_links, has_code)
         values (?, ?, ?, ?, ?, 0, 0, 0)

@@ -29,9 +29,12 @@ STAGED = "temp.staged_vectors"  # the log a bulk load writes its vectors to firs
 
 
 def rows_with_vectors(
-    dumps: list[tuple[Path, str]], share: tuple[int, int] = (0, 1), published: str | None = None
+    dumps: list[tuple[Path, str]], share: tuple[int, int] = (0, 1), published: str | None = None, embed: bool = True
 ) -> Iterator[tuple[str, Rows | DumpDone]]:
-    """`rows_of_dumps`, each batch with `vectors`: (paper id, int8 vector) of its papers to embed."""
+    """`rows_of_dumps`, each batch with `vectors`: (paper id, int8 vector) of its papers to embed (none, not `embed`)."""
+    if not embed:
+        yield from rows_of_dumps(dumps, share)
+        return
     known = _open_published(published)
     embedded = SortedIds()
     try:

@@ -179,6 +179,27 @@ def test_a_build_from_scratch_stores_the_vector_of_each_papers_last_text(tmp_pat
     assert vectors_match_texts(db)
 
 
+def test_a_build_without_vectors_writes_all_else_a_build_writes(tmp_path, papers_db):
+    """What bench/scale.py times as the build less its embedding must do the rest of the work."""
+    db = tmp_path / "papers.db"
+    build(db, DUMPS, vectors=False, parallel=True)
+    with sqlite3.connect(db) as without, sqlite3.connect(papers_db) as full:
+        tables = [name for (name,) in full.execute("select name from sqlite_master where type = 'table' order by name")]
+        assert tables == [name for (name,) in without.execute("select name from sqlite_master where type = 'table' order by name")]
+        for table in tables:
+            if table in ("paper_vectors", "dumps"):
+                continue
+            rows = f"select * from [{table}] order by 1, 2"
+            assert without.execute(rows).fetchall() == full.execute(rows).fetchall(), table
+        dumps = "select * from dumps order by name"
+        loaded_at = [column[1] for column in full.execute("pragma table_info(dumps)")].index("loaded_at")
+        assert [row[:loaded_at] + row[loaded_at + 1 :] for row in without.execute(dumps)] == [
+            row[:loaded_at] + row[loaded_at + 1 :] for row in full.execute(dumps)
+        ]
+        assert without.execute("select count(*) from paper_vectors").fetchone() == (0,)
+        assert full.execute("select count(*) from paper_vectors").fetchone()[0] > 200
+
+
 def test_a_database_made_before_vectors_gets_every_paper_vector_on_the_next_build(tmp_path, data_copy, papers_db):
     db = tmp_path / "papers.db"
     shutil.copy(papers_db, db)
