@@ -28,6 +28,7 @@ import sqlite_utils
 
 from .capture import Capture, Evidence, infer_capture_years
 from .counts import store_counts, stored_counts, track_counts
+from .derive import derive_papers
 from .health import unusable
 from .lock import OnWait, build_lock
 from .parser import Page, parse_month_day, quoted
@@ -714,68 +715,6 @@ def _capture_date(page_date: str, year: int | None) -> str | None:
     return None if year is None else date(year, *_month_day(page_date)).isoformat()
 
 
-# Derived columns of touched papers (or of every paper), one pass over their appearances in date order
-# (undated dumps first). "Latest non-null" is the max of a zero-padded sequence
-# number glued to the value, then cut off again.
-_DERIVE_PAPERS = """
-create temp table derived as
-with ordered as (
-    select a.paper_id, a.dump, a.date_iso, a.upvotes, a.authors_count, a.organisation,
-        d.capture_date, d.capture_year,
-        printf('%010d', row_number() over (
-            partition by a.paper_id order by d.capture_date is not null, d.capture_date, a.dump, a.position
-        )) as seq
-    from appearances a join dumps d on d.name = a.dump
-    where true {only_touched}
-)
-select paper_id as id,
-    coalesce(
-        max(case when date_iso not like '--%' then date_iso end),
-        max(case when date_iso like '--%' and capture_year is not null
-            then printf('%04d', capture_year) || substr(date_iso, 2) end)
-    ) as published,
-    cast(substr(max(case when authors_count is not null then seq || authors_count end), 11) as integer)
-        as authors_count,
-    substr(max(case when organisation is not null then seq || organisation end), 11) as organisation,
-    min(capture_date) as first_seen,
-    max(capture_date) as last_seen,
-    -- the earliest dated listing, or (none dated) the first by name
-    substr(coalesce(min(case when capture_date is not null then seq || dump end), min(seq || dump)), 11)
-        as first_listing,
-    -- the first and the last count of upvotes, each glued to its listing's name (loader/summaries.py)
-    min(case when upvotes is not null then seq || printf('%010d', upvotes) || dump end) as first_counted,
-    max(case when upvotes is not null then seq || printf('%010d', upvotes) || dump end) as last_counted,
-    count(upvotes) as counted,
-    count(distinct dump) as appearances,
-    cast(substr(max(case when date_iso is not null then seq || coalesce(upvotes, 0) end), 11) as integer)
-        as latest_upvotes,
-    coalesce((select n from code_counts c where c.id = ordered.paper_id), 0) as code_links,
-    (select listed_in from listings l where l.id = ordered.paper_id) as listed_in
-from ordered group by paper_id
-"""
-
-# The dumps each touched paper is listed in, as a JSON array in name order, in one sorted pass
-# (a subquery per paper looked its appearances up a million times in a bulk build).
-_LIST_DUMPS = """
-create temp table listings as
-select paper_id as id, json_group_array(dump) as listed_in
-from (
-    select distinct paper_id, dump from appearances
-    where true {only_touched} order by paper_id, dump
-)
-group by paper_id
-"""
-
-# The code links of touched papers. For every paper, one pass over all code links by the
-# `kind` index; for a few, each one's links by the primary key (`+kind` keeps the planner off
-# the `kind` index, which at a million papers read 300,000 code links for 200 papers).
-_COUNT_CODE_LINKS = """
-create temp table code_counts as
-select paper_id as id, count(*) as n from links
-where {kind} = 'code' {only_touched}
-group by paper_id
-"""
-
 # `only_touched` (on papers.id; '' for every paper) has the planner look the touched papers up by
 # id: without it SQLite scanned every paper and probed `temp.derived` with each (0.2 s of a +100
 # build at a million papers).
@@ -866,12 +805,7 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: b
     conn.execute(f"delete from links where paper_id in ({orphans})")
     conn.execute(f"delete from {PAPER_VECTORS.name} where paper_id in ({orphans})")
     conn.execute(f"delete from papers where id in ({orphans})")
-    code_kind = "kind" if every_paper else "+kind"
-    conn.execute(_COUNT_CODE_LINKS.format(kind=code_kind, only_touched=only_touched.format("paper_id")))
-    conn.execute("create unique index temp.code_counts_id on code_counts (id)")
-    conn.execute(_LIST_DUMPS.format(only_touched=only_touched.format("paper_id")))
-    conn.execute("create unique index temp.listings_id on listings (id)")
-    conn.execute(_DERIVE_PAPERS.format(only_touched=only_touched.format("a.paper_id")))
+    derive_papers(conn, only_touched.format("paper_id"))
     conn.execute("create unique index temp.derived_id on derived (id)")  # else the update scans it per paper
     conn.execute(_UPDATE_PAPERS.format(only_touched=only_touched.format("papers.id")))
     conn.execute(_DUMP_SHARES.format(sign="", source="temp.derived", where=""))
@@ -883,7 +817,7 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: b
     conn.execute(f"delete from repos where papers = 0 {only_touched_repos}")
     summaries.finish(conn, every_paper, only_touched)
     conn.execute("drop trigger temp.links_lost")
-    for table in ("derived", "code_counts", "listings", "touched", "touched_repos", "dump_changes"):
+    for table in ("derived", "touched", "touched_repos", "dump_changes"):
         conn.execute(f"drop table temp.{table}")
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from .derive import SEQ_DIGITS
 from .schema import OWNER_COUNTS, PAPER_COUNTS, UPVOTE_GROWTH
 
 # What each paper adds to `paper_counts`, by its stored columns; `latest_upvotes` is NULL for a
@@ -42,14 +43,16 @@ group by 1, 2, 3
 having sum(papers) != 0
 """
 
-# A paper's growth in upvotes, from the first and last counts `temp.derived` found (each is a
-# sequence number, the count in ten digits and the listing's name, glued; see loader/build.py).
+# A paper's growth in upvotes, from the first and last counts `temp.derived` found (each is the
+# listing's place, the count in ten digits and the listing's name, glued; see loader/derive.py).
+_COUNT = f"cast(substr({{glued}}, {SEQ_DIGITS + 1}, 10) as integer)"
+_NAME = f"substr({{glued}}, {SEQ_DIGITS + 11})"
 _GROWTH = f"""
 insert into {UPVOTE_GROWTH.name}
 select d.id, p.published_year,
-    substr(d.first_counted, 21), cast(substr(d.first_counted, 11, 10) as integer),
-    substr(d.last_counted, 21), cast(substr(d.last_counted, 11, 10) as integer),
-    cast(substr(d.last_counted, 11, 10) as integer) - cast(substr(d.first_counted, 11, 10) as integer)
+    {_NAME.format(glued="d.first_counted")}, {_COUNT.format(glued="d.first_counted")},
+    {_NAME.format(glued="d.last_counted")}, {_COUNT.format(glued="d.last_counted")},
+    {_COUNT.format(glued="d.last_counted")} - {_COUNT.format(glued="d.first_counted")}
 from temp.derived d join papers p on p.id = d.id
 where d.counted >= 2
 """
