@@ -25,6 +25,11 @@ DERIVED_COLUMNS = (
     "first_counted", "last_counted", "counted", "appearances", "latest_upvotes", "code_links", "listed_in",
 )  # fmt: skip
 
+# Columns of `papers` that SQL computes from temp.derived's (`d` its alias), in one place for the
+# update of `papers` and for the counts that read temp.derived instead (loader/summaries.py).
+PUBLISHED_YEAR = "cast(substr(d.published, 1, 4) as integer)"
+HAS_CODE = "d.code_links > 0"
+
 # Code links of the papers (`only_touched` on paper_id, or ''). For every paper, one pass over all
 # code links by the `kind` index; for a few, each one's links by the primary key (`+kind` keeps
 # the planner off the `kind` index, which at a million papers read 300,000 code links for 200 papers).

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from .derive import SEQ_DIGITS
+from .derive import HAS_CODE, PUBLISHED_YEAR, SEQ_DIGITS
 from .schema import OWNER_COUNTS, PAPER_COUNTS, UPVOTE_GROWTH
 
 # What each paper adds to `paper_counts`, by its stored columns; `latest_upvotes` is NULL for a
@@ -30,6 +30,16 @@ insert into temp.paper_count_changes
 select published_year, has_code, coalesce(latest_upvotes, 0), {sign}count(*)
 from papers s
 where s.listed_in is not null {only_touched}
+group by 1, 2, 3
+"""
+
+# Every paper's share at once, from `temp.derived`, which then holds every paper with a listing
+# (`listed_in` not null): a scan of its narrow rows rather than of `papers` and their abstracts
+# (3.6 s at a million papers).
+_EVERY_PAPERS_SHARES = f"""
+insert into temp.paper_count_changes
+select {PUBLISHED_YEAR}, {HAS_CODE}, coalesce(d.latest_upvotes, 0), count(*)
+from temp.derived d
 group by 1, 2, 3
 """
 
@@ -88,7 +98,7 @@ def start(conn: sqlite3.Connection, every_paper: bool, only_touched: str) -> Non
 
 def finish(conn: sqlite3.Connection, every_paper: bool, only_touched: str) -> None:
     """Once the touched papers and repos are up to date: add what they count now."""
-    conn.execute(_PAPER_SHARES.format(sign="", only_touched=only_touched.format("s.id")))
+    conn.execute(_EVERY_PAPERS_SHARES if every_paper else _PAPER_SHARES.format(sign="", only_touched=only_touched.format("s.id")))
     conn.execute(_MERGE_PAPER_COUNTS)
     conn.execute(f"delete from {PAPER_COUNTS.name}")
     conn.execute(f"insert into {PAPER_COUNTS.name} select * from temp.merged_paper_counts")

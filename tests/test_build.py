@@ -8,6 +8,7 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
+import pytest
 
 from loader import schema
 from loader.build import build
@@ -225,3 +226,28 @@ def test_a_new_database_has_16_kb_pages_and_an_older_one_keeps_its_own(tmp_path,
     papers = "select id, title, abstract, appearances, latest_upvotes from papers order by id"
     assert rows(older, papers) == rows(new, papers) and len(rows(new, papers)) == 255
     assert one(older, "pragma integrity_check") == ("ok",)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_papers_links_are_its_last_listings_whichever_listing_had_them(tmp_path, parallel):
+    """A build from scratch deletes the links of a paper listed again only when it wrote some:
+    the first paper loses its links to a listing without them, the second gains its only there."""
+    from loader.parser import parse_file
+
+    entries = parse_file(str(DUMPS[0]))[1]
+    linked = next(entry for entry in entries if "https://github.com/" in entry.abstract)
+    bare = next(entry for entry in entries if "http" not in entry.abstract)
+    source = DUMPS[0].read_text(encoding="utf-8")
+    unlinked_abstract = re.sub(r"https?://\S+", "(no link)", linked.abstract)
+    swapped = source.replace(linked.abstract, unlinked_abstract).replace(bare.abstract, bare.abstract + " Code: https://github.com/someone/somewhere")
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    (folder / "a.txt").write_text(source, encoding="utf-8")
+    (folder / "b.txt").write_text(swapped, encoding="utf-8")
+    db = tmp_path / "papers.db"
+    build(db, [folder], parallel=parallel)
+    with sqlite3.connect(db) as conn:
+        links = {entry.title: conn.execute("select url from links where paper_id = ?", [paper_id(entry.title)]).fetchall() for entry in (linked, bare)}
+        abstract = conn.execute("select abstract from papers where id = ?", [paper_id(linked.title)]).fetchone()[0]
+    assert abstract == unlinked_abstract and links[linked.title] == []
+    assert links[bare.title] == [("https://github.com/someone/somewhere",)]
