@@ -3,8 +3,11 @@
 A paper's listings are read in date order: undated dumps first, then by capture date, then by
 dump name and position. "Latest" is the last non-null value in that order, "first" the first.
 This was SQL (a window over every appearance, a second sort for the dumps' names, string
-aggregates), 40 s of a million-paper build; in Python, most papers having one listing, 26 s.
-`temp.derived` is what `loader.build._refresh_papers` and `loader.summaries` read.
+aggregates): 44 s of a million-paper build's refresh (11.9 s for the names, 32.5 s for the rest).
+In Python, most papers having a single listing, that refresh took 51 to 56 s in three builds
+instead of 62 to 72 s in three (docs/benchmarks.md, "The build less its embedding"), with the
+same values for every column of every paper. `temp.derived` is what `loader.build._refresh_papers`
+and `loader.summaries` read.
 """
 
 from __future__ import annotations
