@@ -18,6 +18,8 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Iterable, Iterator
 
+from .records import batches
+
 INSERT_BATCH = 10_000  # rows of temp.derived written at once: memory stays flat
 
 # Its first and last count of upvotes are each the listing's place among the paper's listings
@@ -53,7 +55,7 @@ def derive_papers(conn: sqlite3.Connection, only_touched: str) -> None:
     conn.execute(f"create temp table derived ({', '.join(DERIVED_COLUMNS)})")
     insert = f"insert into temp.derived values ({', '.join('?' * len(DERIVED_COLUMNS))})"
     rows = conn.execute(_APPEARANCES.format(only_touched=only_touched))
-    for batch in _batches(_derived_rows(rows, captures, code_links)):
+    for batch in batches(_derived_rows(rows, captures, code_links), INSERT_BATCH):
         conn.executemany(insert, batch)
 
 
@@ -130,19 +132,9 @@ def _derived_one(listing: tuple) -> tuple:
 
 def _json_names(dumps: Iterable[str]) -> str:
     """The dumps listing a paper, once each, in name order, as a JSON array (for the array facet),
-    as SQLite's json_group_array writes it; names JSON need not escape are joined (a third as long)."""
+    as SQLite's json_group_array writes it; names JSON need not escape are simply joined."""
     names = sorted(set(dumps))
     if all(name.isprintable() and '"' not in name and "\\" not in name for name in names):
         return '["' + '","'.join(names) + '"]'
     return json.dumps(names, ensure_ascii=False, separators=(",", ":"))
 
-
-def _batches(rows: Iterator[tuple]) -> Iterator[list[tuple]]:
-    batch: list[tuple] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == INSERT_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -12,11 +12,13 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, TypeVar
 
 from .links import find_links
 from .parser import Entry, Page, decode_lines, parse_dump
 from .text import search_terms
+
+T = TypeVar("T")
 
 BATCH_SIZE = 2000
 # Shares of the work (see `rows_of_dumps`) take whole dumps when there are at least this
@@ -79,7 +81,7 @@ def rows_of_dumps(
         with open(path, "rb") as stream:
             page, entries = parse_dump(decode_lines(stream, str(path)), str(path))
             count = 0
-            for batch in _batches(entries, BATCH_SIZE):
+            for batch in batches(entries, BATCH_SIZE):
                 count += len(batch)
                 if whole or index % shares == mine:
                     rows = rows_for(name, batch)
@@ -147,10 +149,11 @@ def rows_for(dump_name: str, batch: list[Entry]) -> Rows:
     return rows
 
 
-def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
-    batch: list[Entry] = []
-    for entry in entries:
-        batch.append(entry)
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last may be shorter): what is held at once stays bounded."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
         if len(batch) == size:
             yield batch
             batch = []

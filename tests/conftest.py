@@ -40,6 +40,17 @@ def papers_db(tmp_path_factory) -> Path:
     return db
 
 
+def build_listings(tmp_path: Path, texts: list[str], parallel: bool) -> Path:
+    """A database built from scratch from dumps with these texts, loaded in this order."""
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    for number, text in enumerate(texts):
+        (folder / f"{number:03d}.txt").write_text(text, encoding="utf-8")
+    db = tmp_path / "papers.db"
+    build(db, [folder], parallel=parallel)
+    return db
+
+
 @pytest.fixture
 def data_copy(tmp_path) -> Path:
     """A private copy of data/*.txt that a test may add to or change."""

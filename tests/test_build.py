@@ -13,7 +13,7 @@ import pytest
 from loader import schema
 from loader.build import build
 from loader.records import paper_id
-from tests.conftest import DUMPS
+from tests.conftest import DUMPS, build_listings
 
 
 def independent_titles(path: Path) -> list[str]:
@@ -240,12 +240,7 @@ def test_a_papers_links_are_its_last_listings_whichever_listing_had_them(tmp_pat
     source = DUMPS[0].read_text(encoding="utf-8")
     unlinked_abstract = re.sub(r"https?://\S+", "(no link)", linked.abstract)
     swapped = source.replace(linked.abstract, unlinked_abstract).replace(bare.abstract, bare.abstract + " Code: https://github.com/someone/somewhere")
-    folder = tmp_path / "dumps"
-    folder.mkdir()
-    (folder / "a.txt").write_text(source, encoding="utf-8")
-    (folder / "b.txt").write_text(swapped, encoding="utf-8")
-    db = tmp_path / "papers.db"
-    build(db, [folder], parallel=parallel)
+    db = build_listings(tmp_path, [source, swapped], parallel)
     with sqlite3.connect(db) as conn:
         links = {entry.title: conn.execute("select url from links where paper_id = ?", [paper_id(entry.title)]).fetchall() for entry in (linked, bare)}
         abstract = conn.execute("select abstract from papers where id = ?", [paper_id(linked.title)]).fetchone()[0]

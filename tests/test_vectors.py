@@ -17,7 +17,7 @@ from loader.build import build
 from loader.embed import embedder, from_int8, to_int8
 from loader.parser import parse_file
 from loader.records import paper_id
-from tests.conftest import DUMPS
+from tests.conftest import DUMPS, build_listings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,12 +169,7 @@ def test_a_build_from_scratch_stores_the_vector_of_each_papers_last_text(tmp_pat
     source = DUMPS[0].read_text(encoding="utf-8")
     entry = parse_file(str(DUMPS[0]))[1][0]
     revised = source.replace(entry.abstract, entry.abstract + " Revised.")
-    folder = tmp_path / "dumps"
-    folder.mkdir()
-    (folder / "a.txt").write_text(source, encoding="utf-8")
-    (folder / "b.txt").write_text(revised, encoding="utf-8")
-    db = tmp_path / "papers.db"
-    build(db, [folder], parallel=parallel)
+    db = build_listings(tmp_path, [source, revised], parallel)
     assert texts(db)[paper_id(entry.title)] == (entry.title, entry.abstract + " Revised.")
     assert vectors_match_texts(db)
 
