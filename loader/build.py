@@ -813,7 +813,6 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: b
     conn.execute(f"delete from {PAPER_VECTORS.name} where paper_id in ({orphans})")
     conn.execute(f"delete from papers where id in ({orphans})")
     derive_papers(conn, only_touched.format("paper_id"))
-    conn.execute("create unique index temp.derived_id on derived (id)")  # else the update scans it per paper
     conn.execute(_UPDATE_PAPERS.format(only_touched=only_touched.format("papers.id")))
     conn.execute(_DUMP_SHARES.format(sign="", source="temp.derived", where=""))
     conn.execute(_ADD_DUMP_CHANGES)

@@ -52,7 +52,8 @@ def derive_papers(conn: sqlite3.Connection, only_touched: str) -> None:
     kind = "+kind" if only_touched else "kind"
     code_links = dict(conn.execute(_CODE_LINKS.format(kind=kind, only_touched=only_touched)))
     captures = {name: (date, year) for name, date, year in conn.execute("select name, capture_date, capture_year from dumps")}
-    conn.execute(f"create temp table derived ({', '.join(DERIVED_COLUMNS)})")
+    # Keyed by id, which the rows come in the order of: the update of `papers` looks each one up.
+    conn.execute(f"create temp table derived ({DERIVED_COLUMNS[0]} integer primary key, {', '.join(DERIVED_COLUMNS[1:])})")
     insert = f"insert into temp.derived values ({', '.join('?' * len(DERIVED_COLUMNS))})"
     rows = conn.execute(_APPEARANCES.format(only_touched=only_touched))
     for batch in batches(_derived_rows(rows, captures, code_links), INSERT_BATCH):
