@@ -54,7 +54,8 @@ from .schema import (
     rebuild_fts,
     schema_version,
 )
-from .vectors import SortedIds, VectorWriter, fill_missing_vectors, outdated_by, rows_with_vectors, vectors_table
+from .staging import STAGED_PAPERS, LastStaged, StagedPapers
+from .vectors import SortedIds, drop_vectors, fill_missing_vectors, outdated_by, rows_with_vectors, write_vectors
 from .worker import in_worker
 
 Progress = Callable[[int], None]
@@ -285,16 +286,17 @@ def _build_locked(
             if parallel is None:
                 parallel = sum(dump.size for dump in work_plan.to_load) >= PARALLEL_BYTES
             # A load into an empty database touches every paper: no need to list them.
-            touched, unembedded, warnings = _load_dumps(db, work_plan, progress, parallel, bulk, db_path, vectors)
+            touched, unembedded, staged = _load_dumps(db, work_plan, progress, parallel, bulk, db_path, vectors)
             db.execute(f"pragma cache_size = -{CACHE_KB}")
+            if bulk:
+                create_indexes(db, (APPEARANCES, LINKS))  # what refreshing the papers looks up
+            touched |= _update_captures(db, overrides, track=not bulk)
+            _refresh_papers(db, touched, every_paper=refresh_all, staged=staged)
             # Vectors the parsers did not make (see loader/vectors.py): among the papers this load
             # wrote, or every paper's for a database made before vectors.
             if vectors:
                 fill_missing_vectors(db.conn, None if 0 < version < VECTORS_SINCE else touched | unembedded)
-            if bulk:
-                create_indexes(db, (APPEARANCES, LINKS))  # what refreshing the papers looks up
-            touched |= _update_captures(db, overrides, track=not bulk)
-            _refresh_papers(db, touched, every_paper=refresh_all)
+            warnings = {dump.name: _repeats(db, dump) for dump in work_plan.to_load}
             if reindex:  # once the search filters are derived
                 rebuild_fts(db)
                 create_fts_triggers(db)
@@ -505,17 +507,17 @@ def open_elsewhere(path: Path) -> bool:
 
 def _load_dumps(
     db: sqlite_utils.Database, plan: Plan, progress: Progress | None, parallel: bool, bulk: bool, published: Path, embed: bool
-) -> tuple[set[int], set[int], dict[str, list[str]]]:
+) -> tuple[set[int], set[int], LastStaged | None]:
     """Stream each new or changed dump into the tables.
 
-    Returns the ids of papers touched (not tracked in a `bulk` load), of papers whose vector a
-    later batch made outdated, and the warnings by dump. Not `bulk`, the papers `published`
-    holds unchanged with their vectors are not embedded again; not `embed`, none is.
+    Returns the ids of papers touched (not tracked in a `bulk` load), of papers whose vector is
+    outdated or missing, and, from a `bulk` load, its staged papers (`loader.staging`): their ids
+    and the staged rows of their last listings, which `_refresh_papers` writes. Not `bulk`, the
+    papers `published` holds unchanged with their vectors are not embedded again; not `embed`,
+    none is.
     """
-    track = not bulk
     unembedded: set[int] = set()
     touched: set[int] = set()
-    warnings: dict[str, list[str]] = {}
     for dump in plan.changed:
         touched |= {row[0] for row in db.execute("select paper_id from appearances where dump = ?", [dump.name])}
         db.execute("delete from appearances where dump = ?", [dump.name])
@@ -523,14 +525,13 @@ def _load_dumps(
     sources = [(dump.path, dump.name) for dump in plan.to_load]
     done = 0
     rows = _rows(sources, parallel, None if bulk else published, embed)
-    # A bulk load that embeds nothing stores no vector that a later text could make outdated.
-    may_outdate = embed or not bulk
+    staged = StagedPapers(db.conn, embed) if bulk else None
     linked = SortedIds() if bulk else None  # the papers a bulk load gave links, all it has
-    with vectors_table(db.conn, bulk) as vectors, closing(rows) as parts:
+    with closing(rows) as parts:
         for name, part in parts:
             if isinstance(part, Rows):
-                ids, outdated = _write_rows(db, part, vectors, may_outdate, linked)
-                if track:
+                ids, outdated = _write_rows(db, part, staged, linked)
+                if not bulk:
                     touched |= ids
                 unembedded |= outdated
                 if progress:
@@ -538,9 +539,11 @@ def _load_dumps(
                 done = part.read
             else:
                 _write_dump_row(db, dumps[name], part.page, part.count)
-                warnings[name] = _repeats(db, dumps[name])
                 done = 0
-    return touched, unembedded, warnings
+    if staged is None:
+        return touched, unembedded, None
+    papers, last = staged.last_rows()
+    return touched, staged.store_vectors(papers, last), (papers, last)
 
 
 def _rows(
@@ -573,26 +576,32 @@ def _repeats(db: sqlite_utils.Database, dump: DumpFile) -> list[str]:
 
 
 def _write_rows(
-    db: sqlite_utils.Database, rows: Rows, vectors: VectorWriter, may_outdate: bool, linked: SortedIds | None
+    db: sqlite_utils.Database, rows: Rows, staged: StagedPapers | None, linked: SortedIds | None
 ) -> tuple[set[int], set[int]]:
-    """Write one batch; a paper already known gets its text replaced only when the text changed,
-    and its links the batch's. `linked`, when given, holds every paper with links and learns the
+    """Write one batch; its papers and vectors go to `staged` when given (a bulk load), else in
+    place: a paper already known gets its text replaced only when the text changed. Its links
+    replace the paper's. `linked`, when given, holds every paper with links and learns the
     batch's: only those need their links deleted first (deleting for every paper cost the writer
     1.4 s of 25 at 200,000 papers, nearly all of it deleting nothing).
 
-    Its vectors go to `vectors`. Returns the ids of its papers, and of those whose
-    stored vector it made outdated (dropped).
+    Returns the ids of its papers, and of those whose stored vector it made outdated (dropped).
     """
     conn = db.conn
-    outdated = outdated_by(conn, rows) if may_outdate else set()
-    conn.executemany(
-        """insert into papers (id, title, abstract, title_key, search_terms, appearances, code_links, has_code)
-        values (?, ?, ?, ?, ?, 0, 0, 0)
-        on conflict(id) do update set
-            title = excluded.title, abstract = excluded.abstract, search_terms = excluded.search_terms
-        where papers.title is not excluded.title or papers.abstract is not excluded.abstract""",
-        rows.papers,
-    )
+    outdated: set[int] = set()
+    if staged is not None:
+        staged.write(rows)
+    else:
+        outdated = outdated_by(conn, rows)
+        conn.executemany(
+            """insert into papers (id, title, abstract, title_key, search_terms, appearances, code_links, has_code)
+            values (?, ?, ?, ?, ?, 0, 0, 0)
+            on conflict(id) do update set
+                title = excluded.title, abstract = excluded.abstract, search_terms = excluded.search_terms
+            where papers.title is not excluded.title or papers.abstract is not excluded.abstract""",
+            rows.papers,
+        )
+        write_vectors(conn, rows.vectors)
+        drop_vectors(conn, outdated)
     conn.executemany("insert into appearances values (?, ?, ?, ?, ?, ?, ?, ?)", rows.appearances)
     relinked = [row[0] for row in rows.papers]
     if linked is not None:
@@ -604,8 +613,6 @@ def _write_rows(
         list(rows.repos.values()),
     )
     conn.executemany("insert or replace into links values (?, ?, ?, ?, ?, ?, ?, ?)", rows.links)
-    vectors.write(rows.vectors)
-    vectors.drop(outdated)
     return {row[0] for row in rows.papers}, outdated
 
 
@@ -722,30 +729,38 @@ def _capture_date(page_date: str, year: int | None) -> str | None:
     return None if year is None else date(year, *_month_day(page_date)).isoformat()
 
 
+# Each derived column of `papers`, from `temp.derived` (`d`): one list for the update of the papers
+# a build touched and for the insert of a build from scratch's staged papers.
+_DERIVED = {
+    "published": "d.published",
+    "published_year": PUBLISHED_YEAR,
+    "authors_count": "d.authors_count",
+    "organisation": "d.organisation",
+    "first_seen": "d.first_seen",
+    "last_seen": "d.last_seen",
+    "first_listing": "d.first_listing",
+    "added_on": "coalesce(d.first_seen, d.published)",
+    "appearances": "d.appearances",
+    "listed_in": "d.listed_in",
+    "latest_upvotes": "d.latest_upvotes",
+    "code_links": "d.code_links",
+    "has_code": HAS_CODE,
+    "search_filters": f"trim(coalesce('{YEAR_TOKEN}' || {PUBLISHED_YEAR}, '') || case when {HAS_CODE} then ' {CODE_TOKEN}' else '' end)",
+}
 # `only_touched` (on papers.id; '' for every paper) has the planner look the touched papers up by
 # id: without it SQLite scanned every paper and probed `temp.derived` with each (0.2 s of a +100
 # build at a million papers).
-_UPDATE_PAPERS = """
-update papers set
-    published = d.published,
-    published_year = {published_year},
-    authors_count = d.authors_count,
-    organisation = d.organisation,
-    first_seen = d.first_seen,
-    last_seen = d.last_seen,
-    first_listing = d.first_listing,
-    added_on = coalesce(d.first_seen, d.published),
-    appearances = d.appearances,
-    listed_in = d.listed_in,
-    latest_upvotes = d.latest_upvotes,
-    code_links = d.code_links,
-    has_code = {has_code},
-    search_filters = trim(
-        coalesce('{year}' || {published_year}, '')
-        || case when {has_code} then ' {code}' else '' end
-    )
-from temp.derived d where d.id = papers.id {{only_touched}}
-""".format(year=YEAR_TOKEN, code=CODE_TOKEN, published_year=PUBLISHED_YEAR, has_code=HAS_CODE)
+_UPDATE_PAPERS = (
+    f"update papers set {', '.join(f'{column} = {value}' for column, value in _DERIVED.items())} "
+    "from temp.derived d where d.id = papers.id {only_touched}"
+)
+# The staged papers' last texts (`loader.staging`), in id order, with their derived columns.
+_TEXT = ("title", "abstract", "title_key", "search_terms")
+_INSERT_STAGED_PAPERS = (
+    f"insert into papers (id, {', '.join(_TEXT)}, {', '.join(_DERIVED)}) "
+    f"select d.id, {', '.join(f's.{column}' for column in _TEXT)}, {', '.join(_DERIVED.values())} "
+    f"from temp.derived d join {STAGED_PAPERS} s on s.rowid = d.staged_row order by d.id"
+)
 
 # What papers add to the counts of the dumps that list them, from their derived columns:
 # as stored (`papers`, taken away before they change) or as recomputed (`temp.derived`).
@@ -782,8 +797,9 @@ def _start_touch_tracking(conn: sqlite3.Connection) -> None:
     )
 
 
-def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: bool) -> None:
+def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: bool, staged: LastStaged | None) -> None:
     """Recompute derived columns of touched papers (or every paper), repos and dumps; drop what no listing shows any more.
+    The `staged` papers of a build from scratch are written here, with their derived columns.
 
     Only a touched paper can have lost its last listing. A dump's counts of
     papers change only through its papers' `listed_in`, `appearances` and
@@ -812,8 +828,12 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: b
     conn.execute(f"delete from links where paper_id in ({orphans})")
     conn.execute(f"delete from {PAPER_VECTORS.name} where paper_id in ({orphans})")
     conn.execute(f"delete from papers where id in ({orphans})")
-    derive_papers(conn, only_touched.format("paper_id"))
-    conn.execute(_UPDATE_PAPERS.format(only_touched=only_touched.format("papers.id")))
+    derive_papers(conn, only_touched.format("paper_id"), staged)
+    if staged is None:
+        conn.execute(_UPDATE_PAPERS.format(only_touched=only_touched.format("papers.id")))
+    else:
+        conn.execute(_INSERT_STAGED_PAPERS)
+        conn.execute(f"drop table {STAGED_PAPERS}")
     conn.execute(_DUMP_SHARES.format(sign="", source="temp.derived", where=""))
     conn.execute(_ADD_DUMP_CHANGES)
     conn.execute(

@@ -19,6 +19,7 @@ from operator import itemgetter
 from typing import Iterable, Iterator
 
 from .records import batches
+from .staging import LastStaged
 
 INSERT_BATCH = 10_000  # rows of temp.derived written at once: memory stays flat
 
@@ -28,6 +29,7 @@ SEQ_DIGITS = 10
 DERIVED_COLUMNS = (
     "id", "published", "authors_count", "organisation", "first_seen", "last_seen", "first_listing",
     "first_counted", "last_counted", "counted", "appearances", "latest_upvotes", "code_links", "listed_in",
+    "staged_row",  # a build from scratch's: where the paper's last text waits (loader/staging.py)
 )  # fmt: skip
 
 # Columns of `papers` that SQL computes from temp.derived's (`d` its alias), in one place for the
@@ -46,17 +48,18 @@ _APPEARANCES = (
 )
 
 
-def derive_papers(conn: sqlite3.Connection, only_touched: str) -> None:
+def derive_papers(conn: sqlite3.Connection, only_touched: str, staged: LastStaged | None = None) -> None:
     """Write `temp.derived`: a row for each paper with a listing (of those `only_touched` picks on
-    `paper_id`, a SQL condition, or every paper when it is '')."""
+    `paper_id`, a SQL condition, or every paper when it is ''), with the staged row of its last
+    text when the papers are `staged` (which are then the papers with a listing)."""
     kind = "+kind" if only_touched else "kind"
     code_links = dict(conn.execute(_CODE_LINKS.format(kind=kind, only_touched=only_touched)))
     captures = {name: (date, year) for name, date, year in conn.execute("select name, capture_date, capture_year from dumps")}
     # Keyed by id, which the rows come in the order of: the update of `papers` looks each one up.
     conn.execute(f"create temp table derived ({DERIVED_COLUMNS[0]} integer primary key, {', '.join(DERIVED_COLUMNS[1:])})")
     insert = f"insert into temp.derived values ({', '.join('?' * len(DERIVED_COLUMNS))})"
-    rows = conn.execute(_APPEARANCES.format(only_touched=only_touched))
-    for batch in batches(_derived_rows(rows, captures, code_links), INSERT_BATCH):
+    derived = _derived_rows(conn.execute(_APPEARANCES.format(only_touched=only_touched)), captures, code_links)
+    for batch in batches(_with_staged_rows(derived, staged), INSERT_BATCH):
         conn.executemany(insert, batch)
 
 
@@ -70,6 +73,17 @@ def _derived_rows(
             continue
         listings.sort(key=_reading_order)
         yield (paper, *_derived(listings), code_links.get(paper, 0), _json_names(listing[1] for listing in listings))
+
+
+def _with_staged_rows(derived: Iterator[tuple], staged: LastStaged | None) -> Iterator[tuple]:
+    """Each derived row with its staged row (None when nothing is staged); both come in id order."""
+    if staged is None:
+        yield from (row + (None,) for row in derived)
+        return
+    for row, paper, staged_row in zip(derived, *(column.tolist() for column in staged), strict=True):
+        if row[0] != paper:
+            raise AssertionError(f"paper {paper} is staged, paper {row[0]} is listed")
+        yield row + (staged_row,)
 
 
 def _reading_order(listing: tuple) -> tuple:

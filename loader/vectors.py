@@ -6,14 +6,13 @@ and an incremental build skips the papers that the published database already ho
 same title and abstract, and a vector: a build embeds only new or changed papers. The writing
 process keeps text and vector together: a batch that brings a paper's text without its vector
 (embedded before) but with another text than the stored one drops the stored vector
-(`outdated_by`), and whatever a build still lacks (that, a database made before vectors, a
+(`outdated_by`; a build from scratch compares its staged texts instead, `loader.staging`), and whatever a build still lacks (that, a database made before vectors, a
 standby generation behind the published one) is filled by `fill_missing_vectors` at the end.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -25,7 +24,6 @@ from .schema import PAPER_VECTORS, PAPERS
 
 FILL_BATCH = 2000  # papers read and embedded at once by `fill_missing_vectors`
 IDS_PER_QUERY = 500  # ids bound in one `in (...)`: well under SQLite's limit of variables
-STAGED = "temp.staged_vectors"  # the log a bulk load writes its vectors to first (see `vectors_table`)
 
 
 def rows_with_vectors(
@@ -80,51 +78,6 @@ def vectors_of(papers: list[tuple]) -> list[tuple[int, bytes]]:
     return list(zip((paper[0] for paper in papers), to_int8(vectors)))
 
 
-class VectorWriter:
-    """Where a load writes its vectors (see `vectors_table`): the table itself, or a log a bulk load
-    appends to, the last entry of a paper winning (a vector, or None for one made outdated)."""
-
-    def __init__(self, conn: sqlite3.Connection, staged: bool) -> None:
-        self.conn = conn
-        self.staged = staged
-
-    def write(self, vectors: list[tuple[int, bytes]]) -> None:
-        if self.staged:
-            self.conn.executemany(f"insert into {STAGED} values (?, ?)", vectors)
-        else:
-            write_vectors(self.conn, vectors)
-
-    def drop(self, papers: Iterable[int]) -> None:
-        """Forget the vectors of `papers` (their text changed since they were embedded)."""
-        if self.staged:
-            self.conn.executemany(f"insert into {STAGED} values (?, null)", [(paper,) for paper in papers])
-        else:
-            self.conn.executemany(f"delete from {PAPER_VECTORS.name} where paper_id = ?", [(paper,) for paper in papers])
-
-
-@contextmanager
-def vectors_table(conn: sqlite3.Connection, bulk: bool) -> Iterator[VectorWriter]:
-    """What a load writes its vectors with.
-
-    A bulk load appends them to a temporary log and copies each paper's last entry in id order
-    at the end: written in the random order of the ids, the table's pages end up partly empty
-    (311 bytes a paper on 3,000 papers, against 273 in order), and a temporary table keyed by
-    id costs as much (for a million random ids, 21 s against 8 s for the log and its copy).
-    """
-    if not bulk:
-        yield VectorWriter(conn, staged=False)
-        return
-    conn.execute(f"create temp table {STAGED.split('.')[1]} (paper_id integer not null, vector blob)")
-    yield VectorWriter(conn, staged=True)
-    # max(rowid) makes the bare columns those of each paper's last entry (SQLite's documented rule).
-    conn.execute(
-        f"insert into {PAPER_VECTORS.name} select paper_id, vector from ("
-        f"  select paper_id, vector, max(rowid) from {STAGED} group by paper_id"
-        ") where vector is not null order by paper_id"
-    )
-    conn.execute(f"drop table {STAGED}")
-
-
 def write_vectors(conn: sqlite3.Connection, vectors: Iterable[tuple[int, bytes]]) -> None:
     """Store vectors; an unchanged one is not written again."""
     conn.executemany(
@@ -132,6 +85,11 @@ def write_vectors(conn: sqlite3.Connection, vectors: Iterable[tuple[int, bytes]]
         "on conflict(paper_id) do update set vector = excluded.vector where vector is not excluded.vector",
         vectors,
     )
+
+
+def drop_vectors(conn: sqlite3.Connection, papers: Iterable[int]) -> None:
+    """Forget the vectors of `papers` (their text changed since they were embedded)."""
+    conn.executemany(f"delete from {PAPER_VECTORS.name} where paper_id = ?", [(paper,) for paper in papers])
 
 
 def outdated_by(conn: sqlite3.Connection, rows: Rows) -> set[int]:

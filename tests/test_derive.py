@@ -52,7 +52,10 @@ def conn() -> sqlite3.Connection:
 
 
 def derived(conn: sqlite3.Connection) -> dict[int, dict]:
-    return {row[0]: dict(zip(DERIVED_COLUMNS, row)) for row in conn.execute("select * from temp.derived")}
+    """The derived columns of each paper; nothing is staged here (tests/test_staging.py stages)."""
+    rows = {row[0]: dict(zip(DERIVED_COLUMNS, row)) for row in conn.execute("select * from temp.derived")}
+    assert all(row.pop("staged_row") is None for row in rows.values())
+    return rows
 
 
 def test_a_papers_columns_come_from_its_listings_in_reading_order(conn):
