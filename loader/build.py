@@ -54,7 +54,7 @@ from .schema import (
     rebuild_fts,
     schema_version,
 )
-from .staging import STAGED_PAPERS, LastStaged, StagedPapers
+from .staging import LastStaged, StagedPapers
 from .vectors import SortedIds, drop_vectors, fill_missing_vectors, outdated_by, rows_with_vectors, write_vectors
 from .worker import in_worker
 
@@ -525,7 +525,7 @@ def _load_dumps(
     sources = [(dump.path, dump.name) for dump in plan.to_load]
     done = 0
     rows = _rows(sources, parallel, None if bulk else published, embed)
-    staged = StagedPapers(db.conn, embed) if bulk else None
+    staged = StagedPapers(db.conn, embed, sum(dump.size for dump in plan.to_load)) if bulk else None
     linked = SortedIds() if bulk else None  # the papers a bulk load gave links, all it has
     with closing(rows) as parts:
         for name, part in parts:
@@ -542,8 +542,8 @@ def _load_dumps(
                 done = 0
     if staged is None:
         return touched, unembedded, None
-    papers, last = staged.last_rows()
-    return touched, staged.store_vectors(papers, last), (papers, last)
+    last, unembedded = staged.finish()
+    return touched, unembedded, last
 
 
 def _rows(
@@ -759,7 +759,7 @@ _TEXT = ("title", "abstract", "title_key", "search_terms")
 _INSERT_STAGED_PAPERS = (
     f"insert into papers (id, {', '.join(_TEXT)}, {', '.join(_DERIVED)}) "
     f"select d.id, {', '.join(f's.{column}' for column in _TEXT)}, {', '.join(_DERIVED.values())} "
-    f"from temp.derived d join {STAGED_PAPERS} s on s.rowid = d.staged_row order by d.id"
+    "from temp.derived d join {table} s on s.rowid = d.staged_row where d.id >= ? and d.id < ? order by d.id"
 )
 
 # What papers add to the counts of the dumps that list them, from their derived columns:
@@ -832,8 +832,9 @@ def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: b
     if staged is None:
         conn.execute(_UPDATE_PAPERS.format(only_touched=only_touched.format("papers.id")))
     else:
-        conn.execute(_INSERT_STAGED_PAPERS)
-        conn.execute(f"drop table {STAGED_PAPERS}")
+        for table, low, high in staged.partitions():
+            conn.execute(_INSERT_STAGED_PAPERS.format(table=table), [low, high])
+            conn.execute(f"drop table {table}")
     conn.execute(_DUMP_SHARES.format(sign="", source="temp.derived", where=""))
     conn.execute(_ADD_DUMP_CHANGES)
     conn.execute(

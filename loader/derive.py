@@ -80,7 +80,7 @@ def _with_staged_rows(derived: Iterator[tuple], staged: LastStaged | None) -> It
     if staged is None:
         yield from (row + (None,) for row in derived)
         return
-    for row, paper, staged_row in zip(derived, *(column.tolist() for column in staged), strict=True):
+    for row, paper, staged_row in zip(derived, staged.papers.tolist(), staged.rows.tolist(), strict=True):
         if row[0] != paper:
             raise AssertionError(f"paper {paper} is staged, paper {row[0]} is listed")
         yield row + (staged_row,)

@@ -6,9 +6,11 @@ import sqlite3
 
 import pytest
 
+from loader import staging
+from loader.build import build
 from loader.records import Rows, paper_id
-from loader.staging import STAGED_PAPERS, StagedPapers
-from tests.conftest import build_listings
+from loader.staging import PARTITION_BYTES, StagedPapers
+from tests.conftest import DUMPS, build_listings
 from tests.test_vectors import texts, vectors_match_texts
 
 CHROME = "Daily Papers\n\nbyAK and the research community\n\nJan 8\n\n"
@@ -20,25 +22,29 @@ def batch(papers: list[tuple[int, str, str]], vectors: list[tuple[int, bytes]] =
     return rows
 
 
-def staged_abstracts(conn: sqlite3.Connection, rows: list[int]) -> list[str]:
-    return [conn.execute(f"select abstract from {STAGED_PAPERS} where rowid = ?", [row]).fetchone()[0] for row in rows]
-
-
-def test_each_paper_is_written_from_its_last_listing():
+def test_each_paper_is_written_from_its_last_listing_in_its_partition():
     conn = sqlite3.connect(":memory:")
-    staged = StagedPapers(conn, embed=False)
-    staged.write(batch([(5, "E", "e1"), (3, "C", "c1")]))
-    staged.write(batch([(5, "E", "e2"), (9, "I", "i1"), (3, "C", "c2")]))
-    papers, last = staged.last_rows()
-    assert papers.tolist() == [3, 5, 9]
-    assert last.tolist() == [5, 3, 4]  # rows in the order written, from 1
-    assert staged_abstracts(conn, last.tolist()) == ["c2", "e2", "i1"]
+    staged = StagedPapers(conn, embed=False, text_bytes=2 * PARTITION_BYTES)  # two partitions: ids below 2**52, and above
+    high = 1 << 52
+    staged.write(batch([(5, "E", "e1"), (high + 3, "C", "c1")]))
+    staged.write(batch([(5, "E", "e2"), (9, "I", "i1"), (high + 3, "C", "c2"), (high + 1, "A", "a1")]))
+    last, unembedded = staged.finish()
+    assert last.papers.tolist() == [5, 9, high + 1, high + 3]
+    assert last.rows.tolist() == [2, 3, 3, 2]  # each partition's rows in the order written, from 1
+    assert list(last.partitions()) == [("staged_papers_0", 0, high), ("staged_papers_1", high, 2 * high)]
+    tables = {paper: table for table, low, high in last.partitions() for paper in last.papers.tolist() if low <= paper < high}
+    abstracts = [
+        conn.execute(f"select abstract from {tables[paper]} where rowid = ?", [row]).fetchone()[0]
+        for paper, row in zip(last.papers.tolist(), last.rows.tolist())
+    ]
+    assert abstracts == ["e2", "i1", "a1", "c2"]
+    assert unembedded == set()
 
 
 def test_a_vector_is_kept_only_when_made_from_its_papers_last_text():
     conn = sqlite3.connect(":memory:")
     conn.execute("create table paper_vectors (paper_id integer primary key, vector blob not null)")
-    staged = StagedPapers(conn, embed=True)
+    staged = StagedPapers(conn, embed=True, text_bytes=1000)
     # Paper 1 is listed twice in one batch, each text with its vector; paper 2 comes again with
     # another text and no vector (its parser embedded it before); paper 3 changes and comes back
     # to the text embedded; paper 4 is embedded by each of two parsers, one text each.
@@ -46,7 +52,7 @@ def test_a_vector_is_kept_only_when_made_from_its_papers_last_text():
                        [(1, b"A"), (2, b"B"), (1, b"A2"), (3, b"C"), (4, b"D")]))  # fmt: skip
     staged.write(batch([(2, "U", "b2"), (3, "V", "c2"), (4, "W", "d2")], [(4, b"D2")]))
     staged.write(batch([(3, "V", "c")]))
-    unembedded = staged.store_vectors(*staged.last_rows())
+    _, unembedded = staged.finish()
     assert dict(conn.execute("select paper_id, vector from paper_vectors order by paper_id")) == {
         1: b"A2",
         3: b"C",
@@ -54,6 +60,19 @@ def test_a_vector_is_kept_only_when_made_from_its_papers_last_text():
     }
     assert unembedded == {2}
     assert conn.execute("select name from temp.sqlite_master where name = 'vector_log'").fetchone() is None
+
+
+def test_a_build_from_scratch_writes_the_same_papers_from_a_thousand_partitions_as_from_one(tmp_path, papers_db, monkeypatch):
+    """data/ is staged in one table; with partitions of 1 KB, in MAX_PARTITIONS (1,024)."""
+    assert sum(path.stat().st_size for path in DUMPS) < staging.PARTITION_BYTES
+    monkeypatch.setattr(staging, "PARTITION_BYTES", 1024)
+    db = tmp_path / "papers.db"
+    build(db, DUMPS, parallel=True)
+    rows = "select * from papers order by id"
+    with sqlite3.connect(db) as partitioned, sqlite3.connect(papers_db) as whole:
+        assert partitioned.execute(rows).fetchall() == whole.execute(rows).fetchall()
+        assert partitioned.execute("select count(*) from papers").fetchone()[0] > 200
+        assert partitioned.execute("select name from sqlite_master where name like 'staged%'").fetchall() == []
 
 
 @pytest.mark.parametrize("parallel", [False, True])
@@ -72,4 +91,4 @@ def test_a_paper_listed_twice_with_two_abstracts_keeps_the_second_and_its_vector
     )
     assert vectors_match_texts(db)
     with sqlite3.connect(db) as conn:
-        assert conn.execute("select 1 from sqlite_master where name = ?", [STAGED_PAPERS]).fetchone() is None
+        assert conn.execute("select name from sqlite_master where name like 'staged%'").fetchall() == []
