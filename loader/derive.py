@@ -42,9 +42,11 @@ HAS_CODE = "d.code_links > 0"
 # the planner off the `kind` index, which at a million papers read 300,000 code links for 200 papers).
 _CODE_LINKS = "select paper_id, count(*) from links where {kind} = 'code' {only_touched} group by paper_id"
 
+# Every paper's appearances are sorted from the table (`not indexed`): through the paper_id index,
+# each row is a lookup, and the pass took 30.8 s at a million papers against 26.3 s.
 _APPEARANCES = (
     "select paper_id, dump, position, date_iso, upvotes, authors_count, organisation from appearances "
-    "where true {only_touched} order by paper_id"
+    "{not_indexed} where true {only_touched} order by paper_id"
 )
 
 
@@ -58,7 +60,8 @@ def derive_papers(conn: sqlite3.Connection, only_touched: str, staged: LastStage
     # Keyed by id, which the rows come in the order of: the update of `papers` looks each one up.
     conn.execute(f"create temp table derived ({DERIVED_COLUMNS[0]} integer primary key, {', '.join(DERIVED_COLUMNS[1:])})")
     insert = f"insert into temp.derived values ({', '.join('?' * len(DERIVED_COLUMNS))})"
-    derived = _derived_rows(conn.execute(_APPEARANCES.format(only_touched=only_touched)), captures, code_links)
+    appearances = _APPEARANCES.format(not_indexed="" if only_touched else "not indexed", only_touched=only_touched)
+    derived = _derived_rows(conn.execute(appearances), captures, code_links)
     for batch in batches(_with_staged_rows(derived, staged), INSERT_BATCH):
         conn.executemany(insert, batch)
 
