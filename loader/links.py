@@ -49,8 +49,16 @@ class Repo:
 _URL_HINTS = ("http", "github", "gitlab", "huggingface", "bitbucket", "codeberg", "gitee")
 
 
+# Every URL that URL_RE finds holds a slash, or is a name under `.github.io`: a text with neither
+# (most abstracts) holds none. Checking that costs 3 µs an abstract, where looking for the
+# hints of `_url_tokens` costs 30 (a tenth of a parser's time at a million papers).
+_GITHUB_IO = re.compile(r"\.github\.io", re.IGNORECASE)
+
+
 def find_links(text: str) -> list[Link]:
     """Every URL in `text`, in order of appearance, each once."""
+    if "/" not in text and not _GITHUB_IO.search(text):
+        return []
     links: list[Link] = []
     seen: set[str] = set()
     for start, end in _url_tokens(text):

@@ -55,6 +55,13 @@ def test_project_pages_and_hugging_face_are_kept_but_are_not_repositories():
     ]
 
 
+def test_a_project_page_is_found_in_a_text_without_a_slash_and_text_without_links_has_none():
+    """Most abstracts hold no slash and are not searched further; a `.github.io` name needs none."""
+    links = find_links("Demos and code at VIDEO-GEN.GitHub.IO, soon.")
+    assert [(l.kind, l.url, l.raw) for l in links] == [("project", "https://video-gen.github.io", "VIDEO-GEN.GitHub.IO")]
+    assert find_links("We train on GitHub code (see our http page, and gitlab.com) without links.") == []
+
+
 def test_other_hosts_and_user_pages():
     links = find_links("See http://example.org/x?y=1, https://gitlab.com/grp/proj and https://github.com/someone")
     assert [(l.kind, l.url) for l in links] == [
