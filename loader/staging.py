@@ -3,10 +3,10 @@
 A paper comes once per listing, and its last listing's text is the one kept (what an incremental
 build does in place, `loader.build._write_rows`). Written in place as they came, a bulk load's
 papers went to random pages of a table that grows to gigabytes: at a million papers the writer
-spent 94 s of its 129 s on them, and the parsers waited for it. Appended to `staged_papers` they
-cost some 15 s, and `loader.build._refresh_papers` writes each paper's last text once, in id order,
-together with its derived columns, where it used to update every paper a second time
-(docs/benchmarks.md, "Staged papers").
+spent 94 s of its 129 s on them, and the parsers waited for it. Appended to staging tables, the
+writer is busy 73 s of the load, and `loader.build._refresh_papers` writes each paper's last text
+once, in id order, together with its derived columns, where it used to update every paper a
+second time (docs/benchmarks.md, "Staged papers").
 
 Vectors wait in a log beside them. A parser embeds a paper the first time it sees it
 (`loader.vectors.rows_with_vectors`), and a later listing may bring another text: a vector is kept
