@@ -799,7 +799,9 @@ def _start_touch_tracking(conn: sqlite3.Connection) -> None:
 
 def _refresh_papers(db: sqlite_utils.Database, touched: set[int], every_paper: bool, staged: LastStaged | None) -> None:
     """Recompute derived columns of touched papers (or every paper), repos and dumps; drop what no listing shows any more.
-    The `staged` papers of a build from scratch are written here, with their derived columns.
+
+    The `staged` papers of a build from scratch are written here, with their derived columns,
+    a partition at a time (each dropped once written, so the next reuses its pages).
 
     Only a touched paper can have lost its last listing. A dump's counts of
     papers change only through its papers' `listed_in`, `appearances` and

@@ -6,8 +6,9 @@ and an incremental build skips the papers that the published database already ho
 same title and abstract, and a vector: a build embeds only new or changed papers. The writing
 process keeps text and vector together: a batch that brings a paper's text without its vector
 (embedded before) but with another text than the stored one drops the stored vector
-(`outdated_by`; a build from scratch compares its staged texts instead, `loader.staging`), and whatever a build still lacks (that, a database made before vectors, a
-standby generation behind the published one) is filled by `fill_missing_vectors` at the end.
+(`outdated_by`; a build from scratch compares its staged texts instead, `loader.staging`), and
+whatever a build still lacks (that, a database made before vectors, a standby generation behind
+the published one) is filled by `fill_missing_vectors` at the end.
 """
 
 from __future__ import annotations
