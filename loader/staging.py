@@ -61,11 +61,11 @@ class StagedPapers:
         partitions = min(MAX_PARTITIONS, 1 << max(0, math.ceil(math.log2(max(1, text_bytes) / PARTITION_BYTES))))
         self.shift = ID_BITS - (partitions.bit_length() - 1)
         self.counts = [0] * partitions  # rows in each partition's table: SQLite numbers a table's new rows from its largest rowid + 1
+        # 20 bytes a staged paper and 4 a vector, the writer's part of a build's peak memory.
         self.ids: list[np.ndarray] = []  # of each staged paper, in arrival order
         self.rows: list[np.ndarray] = []  # and its row in its partition's table
         self.texts: list[np.ndarray] = []  # with `embed`, its text's hash
-        self.vector_papers: list[np.ndarray] = []  # with `embed`, each log entry's paper
-        self.made_from: list[np.ndarray] = []  # and the arrival of the text it was made from
+        self.made_from: list[np.ndarray] = []  # with `embed`, the arrival whose text each logged vector was made from
         self.arrived = 0
         for number in range(partitions):
             conn.execute(
@@ -87,7 +87,7 @@ class StagedPapers:
             self.conn.executemany(f"insert into {_table(number)} values (?, ?, ?, ?, ?)", papers)
         ids = [paper[0] for paper in rows.papers]
         self.ids.append(np.array(ids, dtype=np.int64))
-        self.rows.append(np.array(places, dtype=np.int64))
+        self.rows.append(np.array(places, dtype=np.int32))
         if self.embed:
             self.texts.append(np.array([hash((paper[1], paper[2])) for paper in rows.papers], dtype=np.int64))
             self._log(rows.vectors, ids)
@@ -103,8 +103,7 @@ class StagedPapers:
             made_from.append(self.arrived + place)
             place += 1
         self.conn.executemany(f"insert into {_VECTOR_LOG} values (?)", [(vector,) for _, vector in vectors])
-        self.vector_papers.append(np.array([paper for paper, _ in vectors], dtype=np.int64))
-        self.made_from.append(np.array(made_from, dtype=np.int64))
+        self.made_from.append(np.array(made_from, dtype=np.int32))
 
     def finish(self) -> tuple[LastStaged, set[int]]:
         """Where each paper's last text waits; and, having stored in id order each paper's vector
@@ -114,12 +113,13 @@ class StagedPapers:
         ordered = ids[order]
         last = order[np.append(ordered[1:] != ordered[:-1], True)] if len(ordered) else order
         staged = LastStaged(ids[last], _joined(self.rows)[last], self.shift)
-        return staged, self._store_vectors(staged.papers, last)
+        return staged, self._store_vectors(ids, staged.papers, last)
 
-    def _store_vectors(self, papers: np.ndarray, last: np.ndarray) -> set[int]:
+    def _store_vectors(self, ids: np.ndarray, papers: np.ndarray, last: np.ndarray) -> set[int]:
         if not self.embed:
             return set()
-        entry_papers, made_from, texts = _joined(self.vector_papers), _joined(self.made_from), _joined(self.texts)
+        made_from, texts = _joined(self.made_from), _joined(self.texts)
+        entry_papers = ids[made_from]
         final = last[np.searchsorted(papers, entry_papers)]
         valid = np.flatnonzero(texts[made_from] == texts[final])
         # The same text makes the same vector: any valid entry of a paper will do.
