@@ -32,7 +32,7 @@ from .derive import HAS_CODE, PUBLISHED_YEAR, derive_papers
 from .health import unusable
 from .lock import OnWait, build_lock
 from .parser import Page, parse_month_day, quoted
-from .records import DumpDone, Rows, interleave
+from .records import PAPER_ROW, DumpDone, Rows, interleave
 from . import summaries
 from .related import refresh_word_rarity, track_sample
 from .schema import (
@@ -593,8 +593,8 @@ def _write_rows(
     else:
         outdated = outdated_by(conn, rows)
         conn.executemany(
-            """insert into papers (id, title, abstract, title_key, search_terms, appearances, code_links, has_code)
-            values (?, ?, ?, ?, ?, 0, 0, 0)
+            f"""insert into papers ({', '.join(PAPER_ROW)}, appearances, code_links, has_code)
+            values ({', '.join('?' * len(PAPER_ROW))}, 0, 0, 0)
             on conflict(id) do update set
                 title = excluded.title, abstract = excluded.abstract, search_terms = excluded.search_terms
             where papers.title is not excluded.title or papers.abstract is not excluded.abstract""",
@@ -755,10 +755,9 @@ _UPDATE_PAPERS = (
     "from temp.derived d where d.id = papers.id {only_touched}"
 )
 # The staged papers' last texts (`loader.staging`), in id order, with their derived columns.
-_TEXT = ("title", "abstract", "title_key", "search_terms")
 _INSERT_STAGED_PAPERS = (
-    f"insert into papers (id, {', '.join(_TEXT)}, {', '.join(_DERIVED)}) "
-    f"select d.id, {', '.join(f's.{column}' for column in _TEXT)}, {', '.join(_DERIVED.values())} "
+    f"insert into papers ({', '.join(PAPER_ROW)}, {', '.join(_DERIVED)}) "
+    f"select {', '.join(f's.{column}' for column in PAPER_ROW)}, {', '.join(_DERIVED.values())} "
     "from temp.derived d join {table} s on s.rowid = d.staged_row where d.id >= ? and d.id < ? order by d.id"
 )
 

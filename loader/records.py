@@ -26,11 +26,16 @@ BATCH_SIZE = 2000
 DUMPS_PER_SHARE = 8
 
 
+# The columns of `papers` each row of `Rows.papers` holds, in order: what a load writes of a paper
+# (the rest is derived from its listings; loader/build.py, loader/staging.py).
+PAPER_ROW = ("id", "title", "abstract", "title_key", "search_terms")
+
+
 @dataclass
 class Rows:
     """One batch of a dump, as rows of `papers`, `appearances`, `links` and `repos`."""
 
-    papers: list[tuple] = field(default_factory=list)  # id, title, abstract, title_key, search_terms
+    papers: list[tuple] = field(default_factory=list)  # as PAPER_ROW
     appearances: list[tuple] = field(default_factory=list)  # as the table's columns
     links: list[tuple] = field(default_factory=list)  # as the table's columns
     repos: dict[str, tuple] = field(default_factory=dict)  # id -> (id, host, owner, name, url)

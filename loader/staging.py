@@ -25,7 +25,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .records import Rows
+from .records import PAPER_ROW, Rows
 from .schema import PAPER_VECTORS
 
 STAGED_PAPERS = "staged_papers"  # the tables' prefix; in the database file, whose room the build checks
@@ -53,7 +53,7 @@ class LastStaged:
 
 
 class StagedPapers:
-    """The papers (id, title, abstract, title_key, search_terms) and vectors of a bulk load, in arrival order."""
+    """The papers (`PAPER_ROW`) and vectors of a bulk load, in arrival order."""
 
     def __init__(self, conn: sqlite3.Connection, embed: bool, text_bytes: int) -> None:
         self.conn = conn
@@ -68,9 +68,7 @@ class StagedPapers:
         self.made_from: list[np.ndarray] = []  # with `embed`, the arrival whose text each logged vector was made from
         self.arrived = 0
         for number in range(partitions):
-            conn.execute(
-                f"create table {_table(number)} (id integer not null, title text, abstract text, title_key text, search_terms text)"
-            )
+            conn.execute(f"create table {_table(number)} ({', '.join(PAPER_ROW)})")
         if embed:
             conn.execute(f"create table {_VECTOR_LOG} (vector blob not null)")
 
@@ -84,7 +82,7 @@ class StagedPapers:
             self.counts[number] += 1
             places.append(self.counts[number])
         for number, papers in shares.items():
-            self.conn.executemany(f"insert into {_table(number)} values (?, ?, ?, ?, ?)", papers)
+            self.conn.executemany(f"insert into {_table(number)} values ({', '.join('?' * len(PAPER_ROW))})", papers)
         ids = [paper[0] for paper in rows.papers]
         self.ids.append(np.array(ids, dtype=np.int64))
         self.rows.append(np.array(places, dtype=np.int32))
