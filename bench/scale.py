@@ -1642,11 +1642,13 @@ def run(
     return results
 
 
-# Other runs own sections of the same report, in this order, each from its marker to the next:
-# the search against tantivy (bench/relevance/scale.py), then the soak (bench/soak.py).
+# The report's other sections, in this order, each from its marker to the next: notes written by
+# hand (what changed between runs and why, which no run may drop), then the search against tantivy
+# (bench/relevance/scale.py), then the soak (bench/soak.py).
+HISTORY_MARKER = "<!-- written by hand below this line: no benchmark rewrites it -->"
 PEER_MARKER = "<!-- bench.relevance.scale writes below this line -->"
 SOAK_MARKER = "<!-- bench.soak writes below this line -->"
-SECTION_MARKERS = (PEER_MARKER, SOAK_MARKER)
+SECTION_MARKERS = (HISTORY_MARKER, PEER_MARKER, SOAK_MARKER)
 
 
 def write_section(path: Path, marker: str | None, markdown: str) -> None:

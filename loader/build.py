@@ -64,11 +64,15 @@ PARALLEL_BYTES = 8 << 20
 # Child processes that compute rows while this one writes: on 2 cores, two
 # parsers and the writer keep both busy (the writer needs a third of the time).
 PARSERS = 2
-# SQLite's page cache for a build, in KiB: while the parsers run, enough for the inner pages of
-# every b-tree at a million papers (about 20 MB), so rows arriving in id (= hash) order do not read
-# them again and again; then more, for the indexes and the full-text index made from the tables
-# (the parsers' memory is free by then: the build's peak is while they run).
+# SQLite's page cache for a build, in KiB, while the parsers run: for an incremental build, enough
+# for the inner pages of every b-tree at a million papers (about 20 MB), so rows arriving in id
+# (= hash) order do not read them again and again; for a build from scratch, which appends (papers
+# to their staging tables, appearances in listing order) and writes only repositories and links on
+# random pages, little (at a million papers 16 MB cost no time against 64 and took 46 MB off the
+# build's peak, docs/benchmarks.md). Then more, for the indexes and the full-text index made from
+# the tables (the parsers' memory is free by then).
 LOAD_CACHE_KB = 64 << 10
+BULK_LOAD_CACHE_KB = 16 << 10
 CACHE_KB = 128 << 10
 
 
@@ -265,7 +269,10 @@ def _build_locked(
         db.execute(f"pragma page_size = {PAGE_SIZE}")  # a new file only: before its first table
         db.execute("pragma journal_mode = off")  # the work file is thrown away on failure
         db.execute("pragma synchronous = off")  # and fsynced once, at the end
-        db.execute(f"pragma cache_size = -{LOAD_CACHE_KB}")
+        # This SQLite zeroes every page a build frees (the staging tables, FTS5's merged segments):
+        # writes for nothing, as the file's content is public and rewritten whole by a rebuild.
+        db.execute("pragma secure_delete = off")
+        db.execute(f"pragma cache_size = -{BULK_LOAD_CACHE_KB if bulk else LOAD_CACHE_KB}")
         version = schema_version(db.conn)
         create_schema(db, indexes=not bulk)
         if 0 < version < 3:  # made before dumps.max_explicit_year was stored

@@ -219,6 +219,22 @@ def test_soak_reports_no_failed_responses_and_survives_a_scale_report(papers_db,
     assert out.read_text(encoding="utf-8") == "# Scale\n\nnewest\n\n" + peer_section.replace("first", "second") + soak_section
 
 
+def test_notes_written_by_hand_survive_every_run_that_rewrites_the_report(tmp_path):
+    """The scale run replaced everything before the other runs' markers, and with it a day's notes."""
+    from bench.scale import HISTORY_MARKER, PEER_MARKER, SOAK_MARKER, write_section
+
+    out = tmp_path / "benchmarks.md"
+    notes = f"{HISTORY_MARKER}\n\n## How the build got here\n\nby hand\n\n"
+    peer = f"{PEER_MARKER}\n\n## Against tantivy\n\nfirst\n\n"
+    soak = f"{SOAK_MARKER}\n\n## Soak\n\nfine\n"
+    out.write_text("# Scale\n\nearlier report\n\n" + notes + peer + soak, encoding="utf-8")
+    write_section(out, None, "# Scale\n\nnewer report\n")
+    assert out.read_text(encoding="utf-8") == "# Scale\n\nnewer report\n\n" + notes + peer + soak
+    write_section(out, PEER_MARKER, "## Against tantivy\n\nsecond\n")
+    write_section(out, SOAK_MARKER, "## Soak\n\nfine\n")
+    assert out.read_text(encoding="utf-8") == "# Scale\n\nnewer report\n\n" + notes + peer.replace("first", "second") + soak
+
+
 def test_the_relevance_scale_run_reports_every_class_for_ours_and_tantivy(tmp_path):
     """`make bench-relevance-scale` end to end on 500 synthetic papers: the report and its section of benchmarks.md."""
     from bench.relevance import scale as relevance_scale
