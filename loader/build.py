@@ -68,9 +68,9 @@ PARSERS = 2
 # for the inner pages of every b-tree at a million papers (about 20 MB), so rows arriving in id
 # (= hash) order do not read them again and again; for a build from scratch, which appends (papers
 # to their staging tables, appearances in listing order) and writes only repositories and links on
-# random pages, little (at a million papers 16 MB cost no time against 64 and took 46 MB off the
-# build's peak, docs/benchmarks.md). Then more, for the indexes and the full-text index made from
-# the tables (the parsers' memory is free by then).
+# random pages, little (at a million papers 16 MB cost no time against 64; with the parsers' smaller
+# word caches, the build's peak fell from 502 to 429 MB, docs/benchmarks.md). Then more, for the
+# indexes and the full-text index made from the tables (the parsers' memory is free by then).
 LOAD_CACHE_KB = 64 << 10
 BULK_LOAD_CACHE_KB = 16 << 10
 CACHE_KB = 128 << 10
